@@ -1,0 +1,323 @@
+"""Read the stores the analysis consumes: manifest, conditions, predictions, embeddings.
+
+Every reader validates what it reads and raises :class:`AnalysisInputError` naming the offending
+file, key or value; nothing here guesses a missing value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CLEAN = "clean"
+CONDITION_KINDS = ("clean", "effect", "chain", "plugin")
+LOUDNESS_POLICIES = ("none", "match")
+REGRESSION_TARGETS = {"valence": "valence_norm", "arousal": "arousal_norm"}
+QUADRANT_NAMES = {1: "excitement", 2: "anger", 3: "sadness", 4: "calmness"}
+QUADRANT_PROBS = tuple(f"prob_q{q}" for q in QUADRANT_NAMES)
+
+
+class AnalysisInputError(ValueError):
+    """An input store is missing, malformed or inconsistent; the message says which and how."""
+
+
+@dataclass(frozen=True)
+class ConditionInfo:
+    """A condition as the analysis needs it: grouping keys parsed from the structured fields."""
+
+    id: str
+    kind: str
+    effect: str  # "clean", the effect/plugin name of a one-step condition, or "chain"
+    level: float | None  # numeric level of a one-step condition, else None
+    loudness: str
+    steps_key: str  # canonical JSON of the ordered steps: equal for a loudness-matched twin
+
+    @property
+    def group(self) -> str:
+        """Dose-response group: one effect under one loudness policy (``gain``, ``gain+lufs``)."""
+        return self.effect + ("+lufs" if self.loudness == "match" else "")
+
+
+def load_conditions(path: str | Path) -> dict[str, ConditionInfo]:
+    """``conditions.json`` → ``{id: ConditionInfo}`` in file order (``clean`` required)."""
+    path = Path(path)
+    raw = _read_json(path)
+    if not isinstance(raw, list):
+        raise AnalysisInputError(f"{path}: expected a JSON list of conditions, got {type(raw)}")
+    out: dict[str, ConditionInfo] = {}
+    for i, item in enumerate(raw):
+        where = f"{path}: condition #{i}"
+        if not isinstance(item, dict):
+            raise AnalysisInputError(f"{where}: expected an object, got {item!r}")
+        missing = {"id", "kind", "effects", "loudness"} - item.keys()
+        if missing:
+            raise AnalysisInputError(f"{where}: missing key(s) {sorted(missing)}")
+        cid, kind, steps, loudness = item["id"], item["kind"], item["effects"], item["loudness"]
+        where = f"{path}: condition {cid!r}"
+        if kind not in CONDITION_KINDS:
+            raise AnalysisInputError(f"{where}: kind {kind!r} not in {CONDITION_KINDS}")
+        if loudness not in LOUDNESS_POLICIES:
+            raise AnalysisInputError(f"{where}: loudness {loudness!r} not in {LOUDNESS_POLICIES}")
+        if not isinstance(steps, list) or any(
+            not isinstance(s, dict) or "name" not in s for s in steps
+        ):
+            raise AnalysisInputError(f"{where}: 'effects' must be a list of {{name, level, params}}")
+        if cid in out:
+            raise AnalysisInputError(f"{where}: duplicate condition id")
+        out[cid] = ConditionInfo(
+            id=cid,
+            kind=kind,
+            effect=_effect_name(kind, steps),
+            level=_numeric_level(steps) if kind in ("effect", "plugin") else None,
+            loudness=loudness,
+            steps_key=json.dumps([kind, steps], sort_keys=True),
+        )
+    if CLEAN not in out:
+        raise AnalysisInputError(f"{path}: no 'clean' condition")
+    return out
+
+
+def _effect_name(kind: str, steps: list[dict]) -> str:
+    if kind == "clean":
+        return CLEAN
+    if kind in ("effect", "plugin") and len(steps) == 1:
+        return str(steps[0]["name"])
+    return "chain" if kind == "chain" else "+".join(str(s["name"]) for s in steps)
+
+
+def _numeric_level(steps: list[dict]) -> float | None:
+    if len(steps) != 1:
+        return None
+    level = steps[0].get("level")
+    if isinstance(level, bool) or not isinstance(level, int | float) or not math.isfinite(level):
+        return None
+    return float(level)
+
+
+def loudness_twins(conditions: dict[str, ConditionInfo]) -> list[tuple[str, str]]:
+    """``(raw id, loudness-matched id)`` pairs with identical steps, in conditions order."""
+    matched = {c.steps_key: c.id for c in conditions.values() if c.loudness == "match"}
+    return [
+        (c.id, matched[c.steps_key])
+        for c in conditions.values()
+        if c.loudness == "none" and c.kind != "clean" and c.steps_key in matched
+    ]
+
+
+def load_manifest(path: str | Path) -> pd.DataFrame:
+    """Manifest indexed by ``track_id`` (str), with ``labels`` parsed into dicts (or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnalysisInputError(f"{path}: manifest not found")
+    manifest = pd.read_parquet(path)
+    missing = {"track_id", "split"} - set(manifest.columns)
+    if missing:
+        raise AnalysisInputError(f"{path}: manifest lacks column(s) {sorted(missing)}")
+    manifest["track_id"] = manifest["track_id"].astype(str)
+    duplicated = manifest["track_id"][manifest["track_id"].duplicated()]
+    if len(duplicated):
+        raise AnalysisInputError(f"{path}: duplicate track_id {duplicated.iloc[0]!r}")
+    if "labels" in manifest:
+        manifest["labels"] = [_parse_labels(v, path) for v in manifest["labels"]]
+    return manifest.set_index("track_id")
+
+
+def _parse_labels(value: object, path: Path) -> dict[str, float] | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    try:
+        labels = json.loads(value) if isinstance(value, str) else value
+        return {str(k): float(v) for k, v in labels.items()}
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise AnalysisInputError(f"{path}: bad 'labels' value {value!r} ({exc})") from exc
+
+
+@dataclass
+class PredictionSet:
+    """All condition files of one (encoder, probe), restricted to one split and aligned by track.
+
+    ``frames[cond]`` is indexed by ``track_id`` in the same order for every condition.
+    """
+
+    encoder: str
+    probe: str
+    frames: dict[str, pd.DataFrame]
+
+    @property
+    def track_ids(self) -> pd.Index:
+        return self.frames[CLEAN].index
+
+    @cached_property
+    def label_names(self) -> list[str]:
+        """Multi-label names (``prob_<label>`` columns that are not quadrant probabilities)."""
+        cols = self.frames[CLEAN].columns
+        quadrant_probs = set(QUADRANT_PROBS) if "pred_quadrant" in cols else set()
+        return [c[5:] for c in cols if c.startswith("prob_") and c not in quadrant_probs]
+
+    @property
+    def has_regression(self) -> bool:
+        return all(f"pred_{t}" in self.frames[CLEAN] for t in REGRESSION_TARGETS.values())
+
+    @property
+    def has_classification(self) -> bool:
+        return "pred_quadrant" in self.frames[CLEAN]
+
+
+def find_prediction_files(root: str | Path) -> dict[tuple[str, str], dict[str, Path]]:
+    """``<root>/<encoder>/<probe>/<condition>.parquet`` → ``{(encoder, probe): {cond: path}}``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise AnalysisInputError(f"{root}: predictions directory not found")
+    found: dict[tuple[str, str], dict[str, Path]] = {}
+    for file in sorted(root.glob("*/*/*.parquet")):
+        encoder, probe = file.parent.parent.name, file.parent.name
+        found.setdefault((encoder, probe), {})[file.stem] = file
+    if not found:
+        raise AnalysisInputError(f"{root}: no <encoder>/<probe>/<condition>.parquet files")
+    return found
+
+
+def load_prediction_set(
+    encoder: str,
+    probe: str,
+    files: dict[str, Path],
+    manifest: pd.DataFrame,
+    conditions: dict[str, ConditionInfo],
+    split: str,
+) -> PredictionSet:
+    """Read one (encoder, probe)'s files, keep ``split`` rows, check every condition has the same
+    tracks as ``clean`` (paired comparisons need it) and order conditions as in conditions.json."""
+    if CLEAN not in files:
+        raise AnalysisInputError(f"{encoder}/{probe}: no predictions for condition 'clean'")
+    unknown = sorted(set(files) - set(conditions))
+    if unknown:
+        raise AnalysisInputError(
+            f"{files[unknown[0]]}: condition {unknown[0]!r} is not in conditions.json"
+        )
+    frames = {c: _read_predictions(files[c], c, manifest, split) for c in conditions if c in files}
+    clean_ids = frames[CLEAN].index
+    if len(clean_ids) == 0:
+        raise AnalysisInputError(f"{files[CLEAN]}: no tracks of split {split!r}")
+    for cond, frame in frames.items():
+        if not frame.index.sort_values().equals(clean_ids.sort_values()):
+            lost = clean_ids.difference(frame.index)
+            extra = frame.index.difference(clean_ids)
+            raise AnalysisInputError(
+                f"{files[cond]}: {split} tracks differ from clean "
+                f"({len(lost)} missing e.g. {list(lost[:3])}, {len(extra)} extra)"
+            )
+        frames[cond] = frame.loc[clean_ids]
+    return PredictionSet(encoder, probe, frames)
+
+
+def _read_predictions(path: Path, cond: str, manifest: pd.DataFrame, split: str) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    missing = {"track_id", "split"} - set(frame.columns)
+    if missing:
+        raise AnalysisInputError(f"{path}: missing column(s) {sorted(missing)}")
+    frame["track_id"] = frame["track_id"].astype(str)
+    if "condition" in frame and not (frame["condition"] == cond).all():
+        bad = frame.loc[frame["condition"] != cond, "condition"].iloc[0]
+        raise AnalysisInputError(f"{path}: row with condition {bad!r}, expected {cond!r}")
+    if frame["track_id"].duplicated().any():
+        raise AnalysisInputError(f"{path}: duplicate track_id rows")
+    unknown = frame.loc[~frame["track_id"].isin(manifest.index), "track_id"]
+    if len(unknown):
+        raise AnalysisInputError(f"{path}: track_id {unknown.iloc[0]!r} is not in the manifest")
+    frame = frame.set_index("track_id")
+    disagree = frame["split"] != manifest.loc[frame.index, "split"]
+    if disagree.any():
+        tid = frame.index[disagree.to_numpy()][0]
+        raise AnalysisInputError(
+            f"{path}: track {tid!r} has split {frame.at[tid, 'split']!r}, "
+            f"manifest says {manifest.at[tid, 'split']!r}"
+        )
+    return frame[frame["split"] == split].drop(columns=["split", "condition"], errors="ignore")
+
+
+@dataclass
+class EmbeddingStore:
+    """One encoder's embedding store directory (``<root>/<encoder>``)."""
+
+    encoder: str
+    path: Path
+    meta: dict
+    track_ids: pd.Index
+    conditions: list[str] = field(default_factory=list)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return list(self.meta["layer_names"])
+
+    def layer_index(self, layer: str | int) -> int:
+        """A layer name, or an index (negative counts from the end) → its position."""
+        names = self.layer_names
+        if isinstance(layer, str):
+            if layer not in names:
+                raise AnalysisInputError(f"{self.path}: layer {layer!r} not in {names}")
+            return names.index(layer)
+        if not -len(names) <= layer < len(names):
+            raise AnalysisInputError(f"{self.path}: layer index {layer} out of range")
+        return layer % len(names)
+
+    def layer(self, condition: str, layer: int, track_ids: pd.Index) -> np.ndarray:
+        """``[len(track_ids), true_width]`` float64 vectors of one layer for ``track_ids``."""
+        array = np.load(self.path / f"{condition}.npy", mmap_mode="r")
+        rows = self.track_ids.get_indexer(track_ids)
+        return np.asarray(array[rows, layer, : self.meta["layer_dims"][layer]], dtype=np.float64)
+
+    def loudness(self) -> pd.DataFrame | None:
+        """``track_id, condition, lufs_in, lufs_out`` or None when the store has no such file."""
+        file = self.path / "loudness.parquet"
+        return pd.read_parquet(file) if file.is_file() else None
+
+
+def load_embedding_stores(
+    root: str | Path, conditions: dict[str, ConditionInfo]
+) -> list[EmbeddingStore]:
+    """Every ``<root>/<encoder>/`` with a meta.json; arrays are checked, not loaded."""
+    root = Path(root)
+    if not root.is_dir():
+        raise AnalysisInputError(f"{root}: embeddings directory not found")
+    stores = []
+    for meta_file in sorted(root.glob("*/meta.json")):
+        path = meta_file.parent
+        meta = _read_json(meta_file)
+        for key in ("layer_names", "layer_dims"):
+            if key not in meta:
+                raise AnalysisInputError(f"{meta_file}: missing key {key!r}")
+        if len(meta["layer_names"]) != len(meta["layer_dims"]):
+            raise AnalysisInputError(f"{meta_file}: layer_names and layer_dims differ in length")
+        index_file = path / "index.parquet"
+        if not index_file.is_file():
+            raise AnalysisInputError(f"{index_file}: not found")
+        track_ids = pd.Index(pd.read_parquet(index_file)["track_id"].astype(str))
+        present = [c for c in conditions if (path / f"{c}.npy").is_file()]
+        if CLEAN not in present:
+            raise AnalysisInputError(f"{path}: no clean.npy")
+        for cond in present:
+            shape = np.load(path / f"{cond}.npy", mmap_mode="r").shape
+            want = (len(track_ids), len(meta["layer_dims"]))
+            if shape[:2] != want or shape[2] < max(meta["layer_dims"]):
+                raise AnalysisInputError(
+                    f"{path / f'{cond}.npy'}: shape {shape} does not fit index.parquet "
+                    f"({want[0]} rows) and meta.json ({want[1]} layers, max dim "
+                    f"{max(meta['layer_dims'])})"
+                )
+        stores.append(EmbeddingStore(path.name, path, meta, track_ids, present))
+    return stores
+
+
+def _read_json(path: Path) -> object:
+    if not path.is_file():
+        raise AnalysisInputError(f"{path}: not found")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise AnalysisInputError(f"{path}: invalid JSON ({exc})") from exc

@@ -1,0 +1,339 @@
+"""``emofx <command>``: the pipeline stages (what dvc.yaml runs) and the researcher's tools.
+
+Every stage reads params.yaml (validated in full before any work starts) and fixed project paths,
+opens one MLflow parent run, and writes the files of its DESIGN.md contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from emofx.config import Params, ParamsError, load_params
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """Where each stage writes (mirrored by dvc.yaml's outs)."""
+
+    dataset: str
+
+    @property
+    def prepared(self) -> Path:
+        return Path("data/prepared") / self.dataset
+
+    @property
+    def manifest(self) -> Path:
+        return self.prepared / "manifest.parquet"
+
+    conditions = Path("data/conditions.json")
+
+    @property
+    def embeddings(self) -> Path:
+        return Path("data/embeddings") / self.dataset
+
+    @property
+    def predictions(self) -> Path:
+        return Path("data/predictions") / self.dataset
+
+    reports = Path("reports")
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+# --- pipeline stages ---------------------------------------------------------------------------
+def cmd_synth(params: Params, args: argparse.Namespace) -> None:
+    from emofx.datasets.synth import generate_corpus
+
+    s = params.synth
+    started = time.perf_counter()
+    cues = generate_corpus(
+        s.out,
+        n_tracks=s.n_tracks,
+        clip_seconds=s.clip_seconds,
+        seed=params.seed,
+        sample_rate=s.sample_rate,
+        workers=s.workers,
+    )
+    console.print(
+        f"synthetic corpus: {len(cues)} tracks in {s.out} ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
+    import mlflow
+
+    from emofx.data_versioning import dataset_hash
+    from emofx.embed.runner import encoder_sample_rate
+    from emofx.prepare import prepare
+    from emofx.tracking import stage_run
+
+    paths = ProjectPaths(params.dataset.name)
+    rates = sorted(
+        {encoder_sample_rate(params.embed.config_path(e)) for e in params.embed.encoders}
+    )
+    data_hash = dataset_hash(params.dataset.root)
+    with stage_run(
+        "prepare",
+        params.dataset.name,
+        {"seed": params.seed, "dataset": params.section("dataset"), "sample_rates": rates},
+        data_hashes={"raw": data_hash},
+        tracking_uri=params.mlflow.tracking_uri,
+        artifact_root=params.mlflow.artifact_root,
+    ):
+        manifest = prepare(params.dataset, paths.prepared, rates, params.seed)
+        mlflow.log_input(
+            mlflow.data.from_pandas(
+                manifest,
+                source=str(params.dataset.root),
+                name=params.dataset.name,
+                digest=data_hash,
+            ),
+            context="prepare",
+        )
+        counts = manifest["split"].value_counts().to_dict()
+        mlflow.log_metrics({f"n_tracks_{k}": v for k, v in counts.items()})
+        for name in ("manifest.parquet", "rejected.csv"):
+            mlflow.log_artifact(str(paths.prepared / name), "prepare")
+
+
+def cmd_conditions(params: Params, args: argparse.Namespace) -> None:
+    from emofx.fx.conditions import build_conditions, save_conditions
+
+    conditions = build_conditions(params.fx)
+    save_conditions(ProjectPaths.conditions, conditions)
+    console.print(
+        f"{len(conditions)} conditions → {ProjectPaths.conditions}: "
+        + ", ".join(c.id for c in conditions)
+    )
+
+
+def cmd_embed(params: Params, args: argparse.Namespace) -> None:
+    import mlflow
+    import pandas as pd
+
+    from emofx.embed.runner import EncoderConfig, embed_dataset
+    from emofx.fx.conditions import load_conditions
+    from emofx.tracking import nested_run, stage_run
+
+    paths = ProjectPaths(params.dataset.name)
+    manifest = pd.read_parquet(paths.manifest)
+    conditions = load_conditions(ProjectPaths.conditions)
+    encoders = args.encoder or params.embed.encoders
+    data_hash = file_digest(paths.manifest)
+    with stage_run(
+        "embed",
+        params.dataset.name,
+        {"seed": params.seed, "embed": params.section("embed")},
+        data_hashes={"manifest": data_hash},
+        tracking_uri=params.mlflow.tracking_uri,
+        artifact_root=params.mlflow.artifact_root,
+    ):
+        for name in encoders:
+            config = EncoderConfig.from_yaml(params.embed.config_path(name))
+            with nested_run(f"embed/{name}", {"emofx.encoder": name}):
+                mlflow.log_params({"config." + k: v for k, v in _flat(config.model).items()})
+                result = embed_dataset(
+                    config,
+                    manifest,
+                    paths.prepared,
+                    conditions,
+                    paths.embeddings / name,
+                    seed=params.seed,
+                    data_hash=data_hash,
+                )
+                mlflow.log_dict(result.store.meta(), "meta.json")
+                mlflow.log_metrics(
+                    {
+                        "pairs": result.n_pairs,
+                        "seconds": result.seconds,
+                        "skipped": int(result.skipped),
+                    }
+                )
+                if not result.skipped and result.audio_seconds:
+                    mlflow.log_metric(
+                        "audio_seconds_per_second", result.audio_seconds / result.seconds
+                    )
+                state = "unchanged, skipped" if result.skipped else f"{result.seconds:.1f} s"
+                console.print(f"embed {name}: {result.n_pairs} (track, condition) pairs ({state})")
+
+
+def cmd_probe(params: Params, args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from emofx.probes.run import run_probes
+    from emofx.tracking import stage_run
+
+    paths = ProjectPaths(params.dataset.name)
+    manifest = pd.read_parquet(paths.manifest)
+    with stage_run(
+        "probe",
+        params.dataset.name,
+        {"seed": params.seed, "probe": params.section("probe")},
+        data_hashes={"manifest": file_digest(paths.manifest)},
+        tracking_uri=params.mlflow.tracking_uri,
+        artifact_root=params.mlflow.artifact_root,
+    ):
+        results = run_probes(
+            params.probe,
+            manifest,
+            paths.embeddings,
+            params.embed.encoders,
+            paths.predictions,
+            params.seed,
+        )
+    for key, metrics in results.items():
+        console.print(
+            f"{key}: "
+            + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k.startswith("test/r2"))
+        )
+
+
+def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
+    from emofx.analysis.run import log_to_mlflow, run_analysis
+    from emofx.tracking import stage_run
+
+    paths = ProjectPaths(params.dataset.name)
+    with stage_run(
+        "analyze",
+        params.dataset.name,
+        {"seed": params.seed, "analysis": params.section("analysis")},
+        data_hashes={"manifest": file_digest(paths.manifest)},
+        tracking_uri=params.mlflow.tracking_uri,
+        artifact_root=params.mlflow.artifact_root,
+    ):
+        result = run_analysis(
+            manifest_path=paths.manifest,
+            conditions_path=ProjectPaths.conditions,
+            predictions_root=paths.predictions,
+            embeddings_root=paths.embeddings,
+            out_dir=ProjectPaths.reports,
+            params=params.analysis,
+            seed=params.seed,
+        )
+        log_to_mlflow(result)
+    console.print(f"report: {(ProjectPaths.reports / 'index.html').resolve()}")
+
+
+# --- tools -------------------------------------------------------------------------------------
+def cmd_check(params: Params, args: argparse.Namespace) -> None:
+    console.print("params.yaml is valid")
+
+
+def cmd_fx_list(args: argparse.Namespace) -> None:
+    from emofx.fx.listing import effects_table
+
+    print(effects_table())
+
+
+def cmd_fx_render(args: argparse.Namespace) -> None:
+    from emofx.fx.render import render_file
+
+    render_file(args.condition, Path(args.input), Path(args.output))
+    console.print(f"{args.condition}: {args.input} → {args.output}")
+
+
+def cmd_tag(args: argparse.Namespace) -> None:
+    from emofx.tagging import print_top_tags
+
+    print_top_tags(Path(args.audio), top_k=args.top, model=args.model)
+
+
+def cmd_data_add(args: argparse.Namespace) -> None:
+    from emofx.data_versioning import data_add
+
+    digest = data_add(args.dataset, Path(args.path), Path("."))
+    console.print(f"{args.dataset}: {args.path} under DVC control (hash {digest})")
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, str]:
+    from emofx.tracking import flatten
+
+    return flatten(d, prefix)
+
+
+STAGES: dict[str, Callable[[Params, argparse.Namespace], None]] = {
+    "synth": cmd_synth,
+    "prepare": cmd_prepare,
+    "conditions": cmd_conditions,
+    "embed": cmd_embed,
+    "probe": cmd_probe,
+    "analyze": cmd_analyze,
+    "check": cmd_check,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emofx", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func in STAGES.items():
+        p = sub.add_parser(name, help=(func.__doc__ or f"the {name} stage").strip().splitlines()[0])
+        p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+        if name == "embed":
+            p.add_argument("--encoder", action="append", help="only this encoder (repeatable)")
+        p.set_defaults(stage=func)
+    fx = sub.add_parser("fx", help="list effects or render one condition to a file").add_subparsers(
+        dest="fx_command", required=True
+    )
+    fx.add_parser("list", help="every effect with its level → parameter table").set_defaults(
+        tool=cmd_fx_list
+    )
+    render = fx.add_parser("render", help="render IN through a condition into OUT")
+    render.add_argument(
+        "--condition", required=True, help="e.g. distortion@7, reverb@3+lufs, chain:u2"
+    )
+    render.add_argument("input")
+    render.add_argument("output")
+    render.set_defaults(tool=cmd_fx_render)
+    tag = sub.add_parser("tag", help="top Musicnn tags of an audio file (sanity check)")
+    tag.add_argument("audio")
+    tag.add_argument("--top", type=int, default=10)
+    tag.add_argument("--model", default="mtg_jamendo", choices=["mtg_jamendo", "mtat"])
+    tag.set_defaults(tool=cmd_tag)
+    data = sub.add_parser("data", help="dataset versioning").add_subparsers(
+        dest="data_command", required=True
+    )
+    add = data.add_parser("add", help="put a raw dataset folder under DVC control")
+    add.add_argument("dataset")
+    add.add_argument("path")
+    add.set_defaults(tool=cmd_data_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if hasattr(args, "stage"):
+            params = load_params(args.params, check_paths=args.stage is not cmd_synth)
+            args.stage(params, args)
+        else:
+            args.tool(args)
+    except ParamsError as exc:
+        for line in str(exc).splitlines():
+            print(f"emofx: error: {line}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"emofx: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Run one encoder over every (track, condition) pair with ``Trainer.predict`` into the store."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from lightning.pytorch.callbacks import BasePredictionWriter, RichProgressBar
+from lightning.pytorch.cli import instantiate_class
+
+from emofx.embed.datamodule import PairDataModule, n_shards, plan_batches, prepared_track_loader
+from emofx.embed.store import EmbeddingStore
+from emofx.encoders.base import Encoder
+from emofx.fx.conditions import Condition
+from emofx.tracking import stable_hash
+
+DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 0}
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """An ``embed.<encoder>.yaml``: ``model`` (class_path, init_args), ``trainer``, ``data``."""
+
+    model: dict[str, Any]
+    trainer: dict[str, Any]
+    data: dict[str, Any]
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> EncoderConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"encoder config {path} not found")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if "model" not in raw or "class_path" not in raw["model"]:
+            raise ValueError(f"{path}: needs 'model: {{class_path: …, init_args: …}}'")
+        unknown = set(raw["data"] if raw.get("data") else {}) - set(DATA_DEFAULTS)
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown data keys {sorted(unknown)} (known: {sorted(DATA_DEFAULTS)})"
+            )
+        return cls(
+            raw["model"], raw.get("trainer") or {}, {**DATA_DEFAULTS, **(raw.get("data") or {})}
+        )
+
+    def build_encoder(self) -> Encoder:
+        encoder = instantiate_class((), self.model)
+        if not isinstance(encoder, Encoder):
+            raise TypeError(f"{self.model['class_path']} is not an emofx Encoder")
+        return encoder.eval()
+
+
+class ShardWriter(BasePredictionWriter):
+    """Collects a shard's batch outputs and writes the shard file when its last batch is done."""
+
+    def __init__(self, store: EmbeddingStore) -> None:
+        super().__init__(write_interval="batch")
+        self.store = store
+        self.buffer: list[dict] = []
+
+    def write_on_batch_end(
+        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
+    ):
+        self.buffer.append({k: _numpy(v) for k, v in prediction.items()})
+        if prediction["last_in_shard"]:
+            arrays = {
+                key: np.concatenate([b[key] for b in self.buffer])
+                for key in ("embedding", "track", "condition", "lufs_in", "lufs_out")
+            }
+            self.store.write_shard(int(prediction["shard"]), arrays)
+            self.buffer = []
+
+
+def _numpy(value: Any) -> Any:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    store: EmbeddingStore
+    skipped: bool
+    n_pairs: int
+    seconds: float
+    audio_seconds: float
+
+
+def embed_dataset(
+    config: EncoderConfig,
+    manifest: pd.DataFrame,
+    prepared_dir: Path,
+    conditions: list[Condition],
+    out_dir: Path,
+    *,
+    seed: int,
+    data_hash: str,
+    progress: bool = True,
+) -> EmbedResult:
+    """Embed every manifest track under every condition; skip when the inputs are unchanged.
+
+    ``data_hash`` identifies the prepared data (manifest + audio cache); together with the
+    conditions, the encoder's description (incl. checkpoint hash) and the batching it forms the
+    inputs hash recorded in ``meta.json``.
+    """
+    started = time.perf_counter()
+    encoder = config.build_encoder()
+    store = EmbeddingStore(out_dir)
+    track_ids = manifest["track_id"].astype(str).tolist()
+    description = encoder.describe()
+    inputs_hash = stable_hash(
+        {
+            "data": data_hash,
+            "tracks": track_ids,
+            "conditions": [c.hash for c in conditions],
+            "encoder": description,
+            "trainer_precision": config.trainer.get("precision"),
+            "batching": {k: config.data[k] for k in ("batch_size", "shard_tracks")},
+        }
+    )
+    n_pairs = len(track_ids) * len(conditions)
+    audio_seconds = (
+        float(manifest["prepared_seconds"].sum()) * len(conditions)
+        if "prepared_seconds" in manifest
+        else 0.0
+    )
+    if store.is_complete(inputs_hash):
+        return EmbedResult(store, True, n_pairs, time.perf_counter() - started, audio_seconds)
+
+    L.seed_everything(seed, verbose=False)
+    store.prepare_partial(inputs_hash)
+    specs = plan_batches(
+        len(track_ids), len(conditions), config.data["shard_tracks"], config.data["batch_size"]
+    )
+    datamodule = PairDataModule(
+        specs,
+        store.done_shards(),
+        prepared_track_loader(prepared_dir, encoder.sample_rate, track_ids),
+        conditions,
+        encoder.sample_rate,
+        render_threads=config.data["render_threads"],
+        num_workers=config.data["num_workers"],
+    )
+    callbacks: list[L.Callback] = [ShardWriter(store)]
+    if progress:
+        callbacks.append(RichProgressBar())
+    trainer = L.Trainer(
+        **{"accelerator": "cpu", "devices": 1, "logger": False, **config.trainer},
+        callbacks=callbacks,
+        enable_progress_bar=progress,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+    )
+    trainer.predict(encoder, datamodule=datamodule, return_predictions=False)
+    trainer.strategy.barrier()
+    if trainer.is_global_zero:
+        index = manifest[["track_id", "split"]].astype({"track_id": str}).reset_index(drop=True)
+        meta = {**description, "inputs_hash": inputs_hash, "data_hash": data_hash}
+        store.assemble(
+            n_shards(len(track_ids), config.data["shard_tracks"]),
+            [c.id for c in conditions],
+            index,
+            meta,
+        )
+    return EmbedResult(store, False, n_pairs, time.perf_counter() - started, audio_seconds)
+
+
+def encoder_sample_rate(config_path: str | Path) -> int:
+    """The working sample rate an encoder config asks for, without building the model.
+
+    The prepare stage decodes audio once per rate, so it must know the rates before any (possibly
+    multi-GB) model is loaded: ``init_args.sample_rate`` if given, else the class's default.
+    """
+    model = EncoderConfig.from_yaml(config_path).model
+    if "sample_rate" in (model.get("init_args") or {}):
+        return int(model["init_args"]["sample_rate"])
+    module, _, name = model["class_path"].rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    return int(cls.sample_rate)

@@ -1,0 +1,155 @@
+"""The embedding store: per (dataset, encoder) one folder, per condition one array.
+
+``<root>/<condition>.npy``  float32 ``[n_tracks, n_layers, max_dim]`` in ``index.parquet`` order
+``<root>/index.parquet``    ``track_id``, ``split``
+``<root>/loudness.parquet`` ``track_id``, ``condition``, ``lufs_in``, ``lufs_out`` per rendered item
+``<root>/meta.json``        encoder description, conditions, inputs hash
+``<root>/.partial/``        shards of finished tracks while extraction runs (resume point)
+
+Every file is written to a temporary name and renamed, so a killed run never leaves a truncated
+file; a rerun finds the finished shards and computes only the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+META = "meta.json"
+INDEX = "index.parquet"
+LOUDNESS = "loudness.parquet"
+PARTIAL = ".partial"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, then rename onto ``path`` (same folder: the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class EmbeddingStore:
+    """Reader/writer of one (dataset, encoder) folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # --- reading ---------------------------------------------------------------------------
+    def meta(self) -> dict:
+        return json.loads((self.root / META).read_text())
+
+    def index(self) -> pd.DataFrame:
+        return pd.read_parquet(self.root / INDEX)
+
+    def conditions(self) -> list[str]:
+        return list(self.meta()["conditions"])
+
+    def load(self, condition: str, layer: int | str | None = None, mmap: bool = True) -> np.ndarray:
+        """``[n, n_layers, max_dim]``, or ``[n, dim_l]`` for one layer (index or name)."""
+        path = self.root / f"{condition}.npy"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no embeddings for condition {condition!r} in {self.root} "
+                f"(have: {', '.join(self.conditions())})"
+            )
+        arr = np.load(path, mmap_mode="r" if mmap else None)
+        if layer is None:
+            return arr
+        meta = self.meta()
+        idx = meta["layer_names"].index(layer) if isinstance(layer, str) else int(layer)
+        return np.asarray(arr[:, idx, : meta["layer_dims"][idx]])
+
+    def loudness(self) -> pd.DataFrame:
+        return pd.read_parquet(self.root / LOUDNESS)
+
+    def is_complete(self, inputs_hash: str) -> bool:
+        """True when a finished store for exactly these inputs is on disk."""
+        if not (self.root / META).is_file():
+            return False
+        meta = self.meta()
+        return meta.get("inputs_hash") == inputs_hash and all(
+            (self.root / f"{c}.npy").is_file() for c in meta["conditions"]
+        )
+
+    # --- writing (used by the runner) ------------------------------------------------------
+    @property
+    def partial_dir(self) -> Path:
+        return self.root / PARTIAL
+
+    def prepare_partial(self, inputs_hash: str) -> None:
+        """Keep shards of an interrupted run with the same inputs; discard anything else."""
+        marker = self.partial_dir / "inputs_hash"
+        if marker.is_file() and marker.read_text() == inputs_hash:
+            return
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+        self.partial_dir.mkdir(parents=True)
+        marker.write_text(inputs_hash)
+
+    def shard_path(self, shard: int) -> Path:
+        return self.partial_dir / f"shard_{shard:05d}.npz"
+
+    def done_shards(self) -> set[int]:
+        return {int(p.stem.split("_")[1]) for p in self.partial_dir.glob("shard_*.npz")}
+
+    def write_shard(self, shard: int, arrays: dict[str, np.ndarray]) -> None:
+        atomic_write(self.shard_path(shard), lambda tmp: _savez(tmp, arrays))
+
+    def assemble(
+        self,
+        n_shards: int,
+        condition_ids: list[str],
+        index: pd.DataFrame,
+        meta: dict,
+    ) -> None:
+        """Concatenate shards into per-condition arrays, write index/loudness/meta, drop shards."""
+        shards = [np.load(self.shard_path(s)) for s in range(n_shards)]
+        embeddings = np.concatenate([s["embedding"] for s in shards])
+        track_idx = np.concatenate([s["track"] for s in shards])
+        cond_idx = np.concatenate([s["condition"] for s in shards])
+        n_tracks = len(index)
+        for c, cid in enumerate(condition_ids):
+            rows = cond_idx == c
+            order = np.argsort(track_idx[rows], kind="stable")
+            arr = embeddings[rows][order]
+            if arr.shape[0] != n_tracks:
+                raise RuntimeError(f"condition {cid}: {arr.shape[0]} rows for {n_tracks} tracks")
+            atomic_write(self.root / f"{cid}.npy", lambda tmp, a=arr: _save_npy(tmp, a))
+        loud = pd.DataFrame(
+            {
+                "track_id": index["track_id"].to_numpy()[track_idx],
+                "condition": np.asarray(condition_ids)[cond_idx],
+                "lufs_in": np.concatenate([s["lufs_in"] for s in shards]),
+                "lufs_out": np.concatenate([s["lufs_out"] for s in shards]),
+            }
+        ).sort_values(["condition", "track_id"], kind="stable")
+        atomic_write(self.root / LOUDNESS, lambda tmp: loud.to_parquet(tmp, index=False))
+        atomic_write(self.root / INDEX, lambda tmp: index.to_parquet(tmp, index=False))
+        meta = {**meta, "conditions": condition_ids, "n_tracks": n_tracks}
+        atomic_write(self.root / META, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
+        for stale in self._stale_arrays(condition_ids):
+            stale.unlink()
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+
+    def _stale_arrays(self, keep: Iterable[str]) -> list[Path]:
+        keep = {f"{c}.npy" for c in keep}
+        return [p for p in self.root.glob("*.npy") if p.name not in keep]
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, arr)

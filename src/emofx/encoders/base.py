@@ -1,0 +1,150 @@
+"""The one Encoder interface every model sits behind.
+
+An encoder is a frozen LightningModule. It sees mono float audio at its own ``sample_rate``; long
+audio is cut into ``window_s``/``hop_s`` windows here, each window is encoded into one vector per
+layer by :meth:`Encoder.encode_windows`, and windows are pooled per item (mean, or mean and std).
+Layers may differ in width (e.g. Musicnn front end 561, embedding 200, tags 50): the stored array is
+``[n_layers, max_dim]`` zero-padded, with the true widths in :meth:`layer_dims` (recorded in the
+embedding store's ``meta.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Literal
+
+import lightning as L
+import torch
+
+Pooling = Literal["mean", "meanstd"]
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
+    """Window start offsets covering the whole signal (the last one aligned to its end)."""
+    if n_samples <= window:
+        return [0]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] != n_samples - window:
+        starts.append(n_samples - window)
+    return starts
+
+
+def cut_windows(audio: torch.Tensor, window: int, hop: int) -> torch.Tensor:
+    """``[samples]`` → ``[n_windows, window]``; audio shorter than a window is zero-padded."""
+    if audio.shape[-1] < window:
+        audio = torch.nn.functional.pad(audio, (0, window - audio.shape[-1]))
+    return torch.stack([audio[s : s + window] for s in window_starts(audio.shape[-1], window, hop)])
+
+
+class Encoder(L.LightningModule):
+    """Base class: subclasses set ``name``/``sample_rate``/windowing and implement the hooks."""
+
+    name: str = "encoder"
+    sample_rate: int = 16_000
+
+    def __init__(
+        self,
+        window_s: float | None = None,
+        hop_s: float | None = None,
+        pooling: Pooling = "mean",
+        window_batch_size: int = 16,
+    ) -> None:
+        super().__init__()
+        if pooling not in ("mean", "meanstd"):
+            raise ValueError(f"pooling must be 'mean' or 'meanstd', got {pooling!r}")
+        self.window_s = window_s
+        self.hop_s = hop_s if hop_s is not None else window_s
+        self.pooling: Pooling = pooling
+        self.window_batch_size = window_batch_size
+
+    # --- hooks ---------------------------------------------------------------------------
+    @abstractmethod
+    def layer_names(self) -> list[str]:
+        """Names of the exposed layers, in output order."""
+
+    @abstractmethod
+    def window_layer_dims(self) -> list[int]:
+        """Width of each layer's per-window vector (before window pooling)."""
+
+    @abstractmethod
+    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+        """``[n, window_samples]`` → one ``[n, dim_l]`` tensor per layer (time-pooled inside)."""
+
+    def checkpoint_id(self) -> str:
+        """Content hash of the weights (sha256 over the state dict); recorded in the store meta."""
+        h = hashlib.sha256()
+        for key, value in sorted(self.state_dict().items()):
+            h.update(key.encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    # --- shared machinery ----------------------------------------------------------------
+    def layer_dims(self) -> list[int]:
+        factor = 2 if self.pooling == "meanstd" else 1
+        return [d * factor for d in self.window_layer_dims()]
+
+    def describe(self) -> dict:
+        """What the embedding store's meta.json records about this encoder."""
+        return {
+            "encoder": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "checkpoint_hash": self.checkpoint_id(),
+            "sample_rate": self.sample_rate,
+            "window_s": self.window_s,
+            "hop_s": self.hop_s,
+            "pooling": self.pooling,
+            "layer_names": self.layer_names(),
+            "layer_dims": self.layer_dims(),
+        }
+
+    @torch.inference_mode()
+    def embed(self, audios: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Mono clips (any lengths) → ``[batch, n_layers, max_dim]`` float32, zero-padded."""
+        counts, windows = [], []
+        for audio in audios:
+            audio = audio.to(self.device, torch.float32).flatten()
+            if self.window_s is None:
+                w = audio.unsqueeze(0)
+            else:
+                w = cut_windows(
+                    audio,
+                    int(round(self.window_s * self.sample_rate)),
+                    int(round(self.hop_s * self.sample_rate)),
+                )
+            counts.append(w.shape[0])
+            windows.append(w)
+        per_layer = self._encode_in_batches(windows)
+        dims = self.layer_dims()
+        out = torch.zeros(len(audios), len(dims), max(dims), dtype=torch.float32)
+        for layer, values in enumerate(per_layer):
+            for item, chunk in enumerate(torch.split(values, counts)):
+                pooled = chunk.mean(0)
+                if self.pooling == "meanstd":
+                    std = (
+                        chunk.std(0, unbiased=False)
+                        if chunk.shape[0] > 1
+                        else torch.zeros_like(pooled)
+                    )
+                    pooled = torch.cat([pooled, std])
+                out[item, layer, : pooled.shape[0]] = pooled.float().cpu()
+        return out
+
+    def _encode_in_batches(self, windows: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.window_s is None:  # whole clips of unequal length: one at a time
+            results = [self.encode_windows(w) for w in windows]
+        else:
+            flat = torch.cat(windows)
+            results = [
+                self.encode_windows(flat[i : i + self.window_batch_size])
+                for i in range(0, flat.shape[0], self.window_batch_size)
+            ]
+        return [torch.cat([r[layer] for r in results]) for layer in range(len(results[0]))]
+
+    def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
+        """Embed DataModule batch ``{"audio": [tensors], ...keys}`` → keys + ``embedding``."""
+        return {
+            **{k: v for k, v in batch.items() if k != "audio"},
+            "embedding": self.embed(batch["audio"]),
+        }

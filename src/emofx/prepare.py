@@ -1,0 +1,225 @@
+"""The prepare stage: dataset → manifest + rejected list + prepared-audio cache.
+
+Every kept track is decoded once per working sample rate (in parallel processes: decoding holds the
+GIL) into ``<out_dir>/audio/<sr>/<safe_id>.npy`` (mono float32, trimmed to ``offset_s`` /
+``clip_seconds``), so no later stage decodes compressed audio again. The manifest keeps the source
+file's facts (``duration_s``, ``sample_rate``, ``channels``); the prepared arrays say the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from emofx.audio import AudioDecodeError, load_audio
+from emofx.datasets import load_dataset
+from emofx.datasets.config import DatasetParams
+from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
+
+MANIFEST_FILE = "manifest.parquet"
+REJECTED_FILE = "rejected.csv"
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class TooManyRejectedError(RuntimeError):
+    """More items were rejected than ``max_rejected_fraction`` allows."""
+
+
+def safe_id(track_id: str) -> str:
+    """A file-name-safe form of ``track_id``; ids that need changing get a hash suffix (no clashes)."""
+    track_id = str(track_id)
+    if _SAFE_ID.fullmatch(track_id):
+        return track_id
+    digest = hashlib.sha1(track_id.encode()).hexdigest()[:10]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', track_id).strip('._')}-{digest}"
+
+
+def prepared_audio_path(out_dir: str | Path, sample_rate: int, track_id: str) -> Path:
+    return Path(out_dir) / "audio" / str(int(sample_rate)) / f"{safe_id(track_id)}.npy"
+
+
+def load_prepared_audio(out_dir: str | Path, sample_rate: int, track_id: str) -> np.ndarray:
+    """The prepared mono float32 audio of ``track_id`` at ``sample_rate``."""
+    path = prepared_audio_path(out_dir, sample_rate, track_id)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no prepared audio for track {track_id!r} at {sample_rate} Hz "
+            "(run `emofx prepare` with this sample rate)"
+        )
+    return np.load(path)
+
+
+def prepare(
+    params: DatasetParams, out_dir: str | Path, sample_rates: Sequence[int], seed: int
+) -> pd.DataFrame:
+    """Load, filter, decode, split and write the dataset; return the manifest.
+
+    Raises :class:`TooManyRejectedError` (after writing ``rejected.csv``) when the rejected share
+    of all items exceeds ``params.max_rejected_fraction``.
+    """
+    out_dir = Path(out_dir)
+    sample_rates = sorted({int(sr) for sr in sample_rates})
+    if not sample_rates or sample_rates[0] <= 0:
+        raise ValueError(f"sample_rates must be positive integers, got {list(sample_rates)}")
+    loaded = load_dataset(params.format, params.root, **params.options)
+    manifest = loaded.manifest.assign(dataset=params.name)
+    strata = loaded.strata if loaded.strata is not None else manifest["quadrant"]
+    rejected = list(loaded.rejected)
+
+    too_short = _too_short(manifest, params)
+    rejected += [
+        RejectedItem(manifest.at[i, "track_id"], manifest.at[i, "audio_path"], reason)
+        for i, reason in too_short.items()
+    ]
+    manifest = manifest.drop(index=list(too_short))
+
+    failures = _decode_all(manifest, Path(params.root), out_dir, sample_rates, params)
+    rejected += [
+        RejectedItem(manifest.at[i, "track_id"], manifest.at[i, "audio_path"], reason)
+        for i, reason in failures.items()
+    ]
+    manifest = manifest.drop(index=list(failures))
+    manifest["split"] = _splits(manifest, strata.loc[manifest.index], params, seed)
+    manifest = coerce_manifest(manifest)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{MANIFEST_FILE}.tmp"
+    manifest.to_parquet(tmp, index=False)
+    os.replace(tmp, out_dir / MANIFEST_FILE)
+    table = rejected_frame(rejected)
+    table.to_csv(out_dir / REJECTED_FILE, index=False)
+    _print_summary(params.name, manifest, table)
+
+    total = len(manifest) + len(table)
+    fraction = len(table) / total if total else 1.0
+    if fraction > params.max_rejected_fraction:
+        reasons = table["reason"].str.split(":").str[0].value_counts().head(3)
+        raise TooManyRejectedError(
+            f"dataset {params.name!r}: {len(table)} of {total} items rejected "
+            f"({fraction:.1%} > max_rejected_fraction {params.max_rejected_fraction:.1%}); "
+            f"top reasons: {dict(reasons)}; see {out_dir / REJECTED_FILE}"
+        )
+    return manifest
+
+
+def _too_short(manifest: pd.DataFrame, params: DatasetParams) -> dict[int, str]:
+    usable = manifest["duration_s"] - params.offset_s
+    reasons = {}
+    for i, seconds in usable.items():
+        if seconds <= 0:
+            reasons[i] = (
+                f"too short: {manifest.at[i, 'duration_s']:.2f} s is not longer than "
+                f"offset_s {params.offset_s:g}"
+            )
+        elif seconds < params.min_seconds:
+            reasons[i] = (
+                f"too short: {seconds:.2f} s after offset_s {params.offset_s:g} "
+                f"< min_seconds {params.min_seconds:g}"
+            )
+    return reasons
+
+
+def _decode_track(
+    source: Path, targets: list[tuple[int, Path]], offset_s: float, duration_s: float | None
+) -> str | None:
+    """Decode ``source`` at each (sample rate, target path); return an error message or None."""
+    try:
+        for sample_rate, target in targets:
+            audio = load_audio(source, sample_rate, offset_s=offset_s, duration_s=duration_s)
+            if audio.size == 0:
+                raise AudioDecodeError(f"{source}: no samples after offset_s {offset_s:g}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp.npy")
+            np.save(tmp, audio)
+            os.replace(tmp, target)
+    except AudioDecodeError as exc:
+        for _, target in targets:
+            target.unlink(missing_ok=True)
+        return f"decode failed: {exc}"
+    return None
+
+
+def _decode_all(
+    manifest: pd.DataFrame,
+    root: Path,
+    out_dir: Path,
+    sample_rates: list[int],
+    params: DatasetParams,
+) -> dict[int, str]:
+    """Decode every manifest row into the cache; return ``{row index: failure reason}``."""
+    if manifest.empty:
+        return {}
+    executor: Executor
+    if params.workers > 1:
+        # spawn: forking a process that may hold torch/OpenMP threads is unsafe
+        ctx = multiprocessing.get_context("spawn")
+        executor = ProcessPoolExecutor(max_workers=params.workers, mp_context=ctx)
+    else:  # one worker: skip the process start-up cost
+        executor = ThreadPoolExecutor(max_workers=1)
+    failures = {}
+    with executor, Progress(transient=True) as progress:
+        task = progress.add_task(f"decoding {params.name}", total=len(manifest))
+        futures = {
+            executor.submit(
+                _decode_track,
+                root / row.audio_path,
+                [(sr, prepared_audio_path(out_dir, sr, row.track_id)) for sr in sample_rates],
+                params.offset_s,
+                params.clip_seconds,
+            ): i
+            for i, row in manifest.iterrows()
+        }
+        for future in as_completed(futures):
+            error = future.result()
+            if error is not None:
+                failures[futures[future]] = error
+            progress.advance(task)
+    return failures
+
+
+def _splits(
+    manifest: pd.DataFrame, strata: pd.Series, params: DatasetParams, seed: int
+) -> pd.Series:
+    """Official splits when the loader set them (checked for leakage), else seeded assignment."""
+    given = manifest["split"]
+    if given.isna().all():
+        return assign_splits(manifest["group_id"], params.split.model_dump(), seed, strata)
+    if given.isna().any():
+        raise ValueError(
+            f"dataset {params.name!r}: {int(given.isna().sum())} tracks have no split while the "
+            "others have official splits"
+        )
+    per_group = manifest.groupby("group_id")["split"].nunique()
+    leaking = per_group[per_group > 1]
+    if not leaking.empty:
+        group = leaking.index[0]
+        where = sorted(manifest.loc[manifest["group_id"] == group, "split"].unique())
+        raise ValueError(
+            f"dataset {params.name!r}: official splits leak group {group!r} across {where} "
+            f"({len(leaking)} group(s) in more than one split)"
+        )
+    return given
+
+
+def _print_summary(name: str, manifest: pd.DataFrame, rejected: pd.DataFrame) -> None:
+    table = Table(title=f"prepare {name}")
+    table.add_column("status")
+    table.add_column("detail")
+    table.add_column("items", justify="right")
+    for split, count in manifest["split"].value_counts().items():
+        table.add_row("kept", str(split), str(count))
+    reasons = rejected["reason"].str.split(":").str[0].value_counts()
+    for reason, count in reasons.items():
+        table.add_row("rejected", str(reason), str(count))
+    Console(stderr=True).print(table)

@@ -1,0 +1,123 @@
+"""MLflow run hierarchy and lineage tags.
+
+One experiment per dataset (``emofx-<dataset>``); one parent run per stage invocation, tagged with
+the git commit, the params hash, the data hashes and the DVC experiment name (so ``dvc exp show``
+and the MLflow UI link); nested runs per encoder / probe / Optuna trial below it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+
+
+def configure(tracking_uri: str = DEFAULT_TRACKING_URI) -> str:
+    """Point MLflow at the project store; ``MLFLOW_TRACKING_URI`` in the environment wins."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", tracking_uri)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_id(dataset: str, artifact_root: str = DEFAULT_ARTIFACT_ROOT) -> str:
+    """Id of the dataset's experiment, created with artifacts under ``artifact_root`` if new."""
+    name = f"emofx-{dataset}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not mlflow.get_tracking_uri().startswith("http"):  # a server decides its own artifact store
+        location = (Path(artifact_root).resolve() / name).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (params sections, condition specs, …)."""
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def lineage_tags(
+    stage: str, params: Mapping[str, Any], data_hashes: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tags every emofx run carries."""
+    tags = {
+        "emofx.stage": stage,
+        "mlflow.source.git.commit": git_commit(),
+        "emofx.params_hash": stable_hash(params),
+    }
+    for key, value in (data_hashes or {}).items():
+        tags[f"emofx.data_hash.{key}"] = value
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    if exp_name:
+        tags["dvc.exp_name"] = exp_name
+    return tags
+
+
+@contextmanager
+def stage_run(
+    stage: str,
+    dataset: str,
+    params: Mapping[str, Any],
+    *,
+    data_hashes: Mapping[str, str] | None = None,
+    tracking_uri: str = DEFAULT_TRACKING_URI,
+    artifact_root: str = DEFAULT_ARTIFACT_ROOT,
+) -> Iterator[mlflow.ActiveRun]:
+    """The parent run of one stage invocation; params are logged flattened (``a.b.c``)."""
+    configure(tracking_uri)
+    exp = experiment_id(dataset, artifact_root)
+    with mlflow.start_run(
+        experiment_id=exp, run_name=stage, tags=lineage_tags(stage, params, data_hashes)
+    ) as run:
+        mlflow.log_params(flatten(params))
+        yield run
+
+
+@contextmanager
+def nested_run(name: str, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+    """A child of the active run, inheriting its lineage tags."""
+    parent = mlflow.active_run()
+    inherited = {}
+    if parent is not None:
+        inherited = {
+            k: v
+            for k, v in parent.data.tags.items()
+            if k.startswith(("emofx.", "dvc.")) or k == "mlflow.source.git.commit"
+        }
+    with mlflow.start_run(run_name=name, nested=True, tags={**inherited, **(tags or {})}) as run:
+        yield run
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": "1"}`` with values cut to MLflow's 6000-char limit."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)[:6000]
+    return flat
