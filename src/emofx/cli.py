@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
+import warnings
 import sys
 import time
 from collections.abc import Callable
@@ -116,7 +118,7 @@ def cmd_conditions(params: Params, args: argparse.Namespace) -> None:
     from emofx.fx.conditions import build_conditions, save_conditions
 
     conditions = build_conditions(params.fx)
-    save_conditions(ProjectPaths.conditions, conditions)
+    save_conditions(conditions, ProjectPaths.conditions)
     console.print(
         f"{len(conditions)} conditions → {ProjectPaths.conditions}: "
         + ", ".join(c.id for c in conditions)
@@ -315,8 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_libraries() -> None:
+    """Keep the console for emofx's own progress: no Lightning tips, no known-benign warnings."""
+    for name in ("lightning.pytorch", "lightning.fabric", "mlflow.store.db.utils", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (
+        "Couldn't infer the batch indices",  # our batches are pre-built (batch_size=None)
+        ".*LeafSpec.*is deprecated",
+        "The specified dataset source can be interpreted in multiple ways",
+        "Hint: Inferred schema contains integer column",
+    ):
+        warnings.filterwarnings("ignore", message=message)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_libraries()
     try:
         if hasattr(args, "stage"):
             params = load_params(args.params, check_paths=args.stage is not cmd_synth)

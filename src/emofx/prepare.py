@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -23,6 +24,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from emofx.audio import AudioDecodeError, load_audio
+from emofx.data_versioning import dataset_hash
 from emofx.datasets import load_dataset
 from emofx.datasets.config import DatasetParams
 from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
@@ -37,7 +39,7 @@ class TooManyRejectedError(RuntimeError):
 
 
 def safe_id(track_id: str) -> str:
-    """A file-name-safe form of ``track_id``; ids that need changing get a hash suffix (no clashes)."""
+    """A file-name-safe ``track_id``; ids that need changing get a hash suffix (no clashes)."""
     track_id = str(track_id)
     if _SAFE_ID.fullmatch(track_id):
         return track_id
@@ -64,6 +66,9 @@ def prepare(
     params: DatasetParams, out_dir: str | Path, sample_rates: Sequence[int], seed: int
 ) -> pd.DataFrame:
     """Load, filter, decode, split and write the dataset; return the manifest.
+
+    The manifest's ``attrs`` (also in the parquet file) carry ``dataset``, ``format`` and
+    ``data_hash`` (the DVC hash of ``params.root``, see :func:`emofx.data_versioning.dataset_hash`).
 
     Raises :class:`TooManyRejectedError` (after writing ``rejected.csv``) when the rejected share
     of all items exceeds ``params.max_rejected_fraction``.
@@ -92,6 +97,12 @@ def prepare(
     manifest = manifest.drop(index=list(failures))
     manifest["split"] = _splits(manifest, strata.loc[manifest.index], params, seed)
     manifest = coerce_manifest(manifest)
+    # lineage travels with the manifest (parquet metadata; pandas restores it as ``attrs``)
+    manifest.attrs = {
+        "dataset": params.name,
+        "format": params.format,
+        "data_hash": dataset_hash(params.root),
+    }
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{MANIFEST_FILE}.tmp"
@@ -162,8 +173,9 @@ def _decode_all(
         return {}
     executor: Executor
     if params.workers > 1:
-        # spawn: forking a process that may hold torch/OpenMP threads is unsafe
-        ctx = multiprocessing.get_context("spawn")
+        # fork on Linux: workers start in milliseconds (spawn re-imports the caller's modules,
+        # seconds per worker); the workers only decode, they touch no torch/OpenMP state
+        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         executor = ProcessPoolExecutor(max_workers=params.workers, mp_context=ctx)
     else:  # one worker: skip the process start-up cost
         executor = ThreadPoolExecutor(max_workers=1)

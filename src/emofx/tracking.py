@@ -89,6 +89,9 @@ def stage_run(
     """The parent run of one stage invocation; params are logged flattened (``a.b.c``)."""
     configure(tracking_uri)
     exp = experiment_id(dataset, artifact_root)
+    mlflow.set_experiment(
+        experiment_id=exp
+    )  # so library callbacks (optuna, lightning) log here too
     with mlflow.start_run(
         experiment_id=exp, run_name=stage, tags=lineage_tags(stage, params, data_hashes)
     ) as run:
@@ -100,14 +103,17 @@ def stage_run(
 def nested_run(name: str, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
     """A child of the active run, inheriting its lineage tags."""
     parent = mlflow.active_run()
-    inherited = {}
+    inherited, experiment = {}, None
     if parent is not None:
+        experiment = parent.info.experiment_id
         inherited = {
             k: v
             for k, v in parent.data.tags.items()
             if k.startswith(("emofx.", "dvc.")) or k == "mlflow.source.git.commit"
         }
-    with mlflow.start_run(run_name=name, nested=True, tags={**inherited, **(tags or {})}) as run:
+    with mlflow.start_run(
+        run_name=name, nested=True, experiment_id=experiment, tags={**inherited, **(tags or {})}
+    ) as run:
         yield run
 
 

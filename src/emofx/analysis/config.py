@@ -18,7 +18,7 @@ class ProjectionParams(BaseModel):
     n_neighbors: int = Field(15, ge=2)
     min_dist: float = Field(0.1, ge=0.0)
     metric: str = "cosine"
-    n_epochs: int | None = Field(None, ge=10, description="None: 200 for small inputs")
+    n_epochs: int = Field(200, ge=10, description="UMAP optimisation epochs")
     perplexity: float = Field(30.0, gt=0.0, description="t-SNE only")
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from emofx.embed.store import INDEX, LOUDNESS, META, EmbeddingStore
 
 CLEAN = "clean"
 CONDITION_KINDS = ("clean", "effect", "chain", "plugin")
@@ -67,7 +69,7 @@ def load_conditions(path: str | Path) -> dict[str, ConditionInfo]:
         if not isinstance(steps, list) or any(
             not isinstance(s, dict) or "name" not in s for s in steps
         ):
-            raise AnalysisInputError(f"{where}: 'effects' must be a list of {{name, level, params}}")
+            raise AnalysisInputError(f"{where}: 'effects' must be a list of {{name, level, ...}}")
         if cid in out:
             raise AnalysisInputError(f"{where}: duplicate condition id")
         out[cid] = ConditionInfo(
@@ -242,14 +244,14 @@ def _read_predictions(path: Path, cond: str, manifest: pd.DataFrame, split: str)
 
 
 @dataclass
-class EmbeddingStore:
-    """One encoder's embedding store directory (``<root>/<encoder>``)."""
+class EncoderEmbeddings:
+    """One encoder's embedding store, validated, with row selection by track id."""
 
     encoder: str
-    path: Path
+    store: EmbeddingStore
     meta: dict
     track_ids: pd.Index
-    conditions: list[str] = field(default_factory=list)
+    conditions: list[str]  # stored conditions, in conditions.json order
 
     @property
     def layer_names(self) -> list[str]:
@@ -260,58 +262,63 @@ class EmbeddingStore:
         names = self.layer_names
         if isinstance(layer, str):
             if layer not in names:
-                raise AnalysisInputError(f"{self.path}: layer {layer!r} not in {names}")
+                raise AnalysisInputError(f"{self.store.root}: layer {layer!r} not in {names}")
             return names.index(layer)
         if not -len(names) <= layer < len(names):
-            raise AnalysisInputError(f"{self.path}: layer index {layer} out of range")
+            raise AnalysisInputError(
+                f"{self.store.root}: layer index {layer} out of range ({len(names)} layers)"
+            )
         return layer % len(names)
 
+    def rows(self, condition: str, track_ids: pd.Index) -> np.ndarray:
+        """``[len(track_ids), n_layers, max_dim]`` float64 embeddings of ``track_ids``."""
+        positions = self.track_ids.get_indexer(track_ids)
+        if (positions < 0).any():
+            missing = track_ids[positions < 0][0]
+            raise AnalysisInputError(f"{self.store.root}: track {missing!r} not in index.parquet")
+        return np.asarray(self.store.load(condition)[positions], dtype=np.float64)
+
     def layer(self, condition: str, layer: int, track_ids: pd.Index) -> np.ndarray:
-        """``[len(track_ids), true_width]`` float64 vectors of one layer for ``track_ids``."""
-        array = np.load(self.path / f"{condition}.npy", mmap_mode="r")
-        rows = self.track_ids.get_indexer(track_ids)
-        return np.asarray(array[rows, layer, : self.meta["layer_dims"][layer]], dtype=np.float64)
+        """``[len(track_ids), true_width]`` vectors of one layer (padding removed)."""
+        return self.rows(condition, track_ids)[:, layer, : self.meta["layer_dims"][layer]]
 
     def loudness(self) -> pd.DataFrame | None:
         """``track_id, condition, lufs_in, lufs_out`` or None when the store has no such file."""
-        file = self.path / "loudness.parquet"
-        return pd.read_parquet(file) if file.is_file() else None
+        return self.store.loudness() if (self.store.root / LOUDNESS).is_file() else None
 
 
 def load_embedding_stores(
     root: str | Path, conditions: dict[str, ConditionInfo]
-) -> list[EmbeddingStore]:
-    """Every ``<root>/<encoder>/`` with a meta.json; arrays are checked, not loaded."""
+) -> list[EncoderEmbeddings]:
+    """Every ``<root>/<encoder>/`` with a meta.json; array shapes are checked, not loaded."""
     root = Path(root)
     if not root.is_dir():
         raise AnalysisInputError(f"{root}: embeddings directory not found")
-    stores = []
-    for meta_file in sorted(root.glob("*/meta.json")):
-        path = meta_file.parent
+    out = []
+    for meta_file in sorted(root.glob(f"*/{META}")):
+        store = EmbeddingStore(meta_file.parent)
         meta = _read_json(meta_file)
         for key in ("layer_names", "layer_dims"):
             if key not in meta:
                 raise AnalysisInputError(f"{meta_file}: missing key {key!r}")
-        if len(meta["layer_names"]) != len(meta["layer_dims"]):
+        dims = meta["layer_dims"]
+        if len(meta["layer_names"]) != len(dims):
             raise AnalysisInputError(f"{meta_file}: layer_names and layer_dims differ in length")
-        index_file = path / "index.parquet"
-        if not index_file.is_file():
-            raise AnalysisInputError(f"{index_file}: not found")
-        track_ids = pd.Index(pd.read_parquet(index_file)["track_id"].astype(str))
-        present = [c for c in conditions if (path / f"{c}.npy").is_file()]
+        if not (store.root / INDEX).is_file():
+            raise AnalysisInputError(f"{store.root / INDEX}: not found")
+        track_ids = pd.Index(store.index()["track_id"].astype(str))
+        present = [c for c in conditions if (store.root / f"{c}.npy").is_file()]
         if CLEAN not in present:
-            raise AnalysisInputError(f"{path}: no clean.npy")
+            raise AnalysisInputError(f"{store.root}: no clean.npy")
         for cond in present:
-            shape = np.load(path / f"{cond}.npy", mmap_mode="r").shape
-            want = (len(track_ids), len(meta["layer_dims"]))
-            if shape[:2] != want or shape[2] < max(meta["layer_dims"]):
+            shape = store.load(cond).shape
+            if shape[:2] != (len(track_ids), len(dims)) or shape[2] < max(dims):
                 raise AnalysisInputError(
-                    f"{path / f'{cond}.npy'}: shape {shape} does not fit index.parquet "
-                    f"({want[0]} rows) and meta.json ({want[1]} layers, max dim "
-                    f"{max(meta['layer_dims'])})"
+                    f"{store.root / f'{cond}.npy'}: shape {shape} does not fit {INDEX} "
+                    f"({len(track_ids)} rows) and {META} ({len(dims)} layers, max dim {max(dims)})"
                 )
-        stores.append(EmbeddingStore(path.name, path, meta, track_ids, present))
-    return stores
+        out.append(EncoderEmbeddings(store.root.name, store, meta, track_ids, present))
+    return out
 
 
 def _read_json(path: Path) -> object:

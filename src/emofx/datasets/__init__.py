@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 
-from emofx.datasets import deam
+import pandas as pd
+
+from emofx.datasets import deam, emopia, emotify, generic_csv, pmemo
 from emofx.datasets.manifest import LoadResult
 
 Loader = Callable[..., LoadResult]
@@ -15,6 +18,14 @@ Loader = Callable[..., LoadResult]
 DATASETS: dict[str, Loader] = {
     "deam": deam.load,
     "deam-dynamic": deam.load_dynamic,
+    "emopia": emopia.load,
+    "pmemo": pmemo.load,
+    "emotify": emotify.load,
+    "csv": generic_csv.load,
+}
+_DYNAMIC_READERS: dict[str, Callable[[Path, str], pd.DataFrame]] = {
+    "deam": deam.read_dynamic,
+    "pmemo": pmemo.read_dynamic,
 }
 
 
@@ -36,3 +47,11 @@ def load_dataset(name: str, root: str | Path, **options) -> LoadResult:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset root folder not found (format {name!r})")
     return loader(root, **options)
+
+
+def read_dynamic(root: str | Path, dynamic_ref: str) -> pd.DataFrame:
+    """The dynamic annotation a manifest ``dynamic_ref`` points at: ``time_s, valence, arousal``."""
+    kind = json.loads(dynamic_ref).get("format")
+    if kind not in _DYNAMIC_READERS:
+        raise ValueError(f"dynamic_ref has unknown format {kind!r}: {dynamic_ref}")
+    return _DYNAMIC_READERS[kind](Path(root), dynamic_ref)

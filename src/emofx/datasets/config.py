@@ -42,6 +42,6 @@ class DatasetParams(BaseModel):
     split: SplitFractions = Field(default_factory=SplitFractions)
     clip_seconds: float | None = Field(None, gt=0, description="keep at most this much audio")
     offset_s: float = Field(0.0, ge=0, description="start of the kept audio in the file")
-    min_seconds: float = Field(0.0, ge=0, description="reject tracks shorter than this after offset")
+    min_seconds: float = Field(0.0, ge=0, description="reject tracks shorter after offset")
     max_rejected_fraction: float = Field(0.5, ge=0, le=1)
     workers: int = Field(2, ge=1, description="decoding processes")

@@ -47,7 +47,11 @@ STATIC_FILES = (
 DYNAMIC_DIR = AVERAGED_DIR / "dynamic (per second annotations)"
 STATIC_SCALE = (1.0, 9.0)
 #: MediaEval Emotion in Music subsets by song-id range (2013: 744 clips, 2014: 1000, 2015: 58).
-SUBSET_ID_RANGES: dict[int, tuple[int, int]] = {2013: (1, 1000), 2014: (1001, 2000), 2015: (2001, 2058)}
+SUBSET_ID_RANGES: dict[int, tuple[int, int]] = {
+    2013: (1, 1000),
+    2014: (1001, 2000),
+    2015: (2001, 2058),
+}
 _SAMPLE_COLUMN = re.compile(r"sample_(\d+)ms")
 
 
@@ -56,9 +60,7 @@ def load(root: str | Path, subsets: Iterable[int] | None = None) -> LoadResult:
     root = Path(root)
     static = _read_static(root)
     dynamic_ids = _dynamic_song_ids(root)
-    targets = {
-        song_id: (row.valence_mean, row.arousal_mean) for song_id, row in static.iterrows()
-    }
+    targets = {song_id: (row.valence_mean, row.arousal_mean) for song_id, row in static.iterrows()}
     refs = {song_id: _dynamic_ref(song_id) for song_id in dynamic_ids}
     return _build(root, targets, refs, subsets, "deam", STATIC_SCALE)
 
@@ -97,7 +99,8 @@ def read_dynamic(root: str | Path, dynamic_ref: str) -> pd.DataFrame:
             raise KeyError(f"{root / ref[dim]}: no row for song_id {song_id}")
         curves[dim] = table.loc[song_id]
     frame = pd.DataFrame(curves).dropna(how="all")
-    frame.insert(0, "time_s", [int(_SAMPLE_COLUMN.fullmatch(c).group(1)) / 1000 for c in frame.index])
+    times = [int(_SAMPLE_COLUMN.fullmatch(c).group(1)) / 1000 for c in frame.index]
+    frame.insert(0, "time_s", times)
     return frame.reset_index(drop=True)
 
 
@@ -212,6 +215,7 @@ def _dynamic_song_ids(root: Path) -> set[int]:
 def _dynamic_ref(song_id: int) -> str:
     return json.dumps(
         {
+            "format": "deam",
             "song_id": song_id,
             "valence": str(DYNAMIC_DIR / "valence.csv"),
             "arousal": str(DYNAMIC_DIR / "arousal.csv"),

@@ -1,4 +1,4 @@
-"""Reading the files datasets ship: annotation tables and audio folders, with errors that name them."""
+"""Reading the files datasets ship (annotation tables, audio folders) with errors naming them."""
 
 from __future__ import annotations
 

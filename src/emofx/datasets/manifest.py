@@ -172,6 +172,7 @@ def assign_splits(
             None if stratum_codes is None else stratum_codes[rest],
             frac / remaining,
             seed + offset,
+            name,
         )
         out.iloc[rest[held]] = name
         rest = rest[~held]
@@ -179,13 +180,17 @@ def assign_splits(
     return out
 
 
-def _hold_out(groups: np.ndarray, strata: np.ndarray | None, frac: float, seed: int) -> np.ndarray:
+def _hold_out(
+    groups: np.ndarray, strata: np.ndarray | None, frac: float, seed: int, name: str
+) -> np.ndarray:
     """Boolean mask of rows whose groups form a ~``frac`` share of ``groups``."""
     n_groups = len(np.unique(groups))
     if frac >= 1.0:
         return np.ones(len(groups), dtype=bool)
     if n_groups < 2:
-        raise ValueError(f"cannot split {n_groups} group(s) into train and held-out parts")
+        raise ValueError(
+            f"cannot hold out a {name} split from {n_groups} group(s): at least 2 are needed"
+        )
     n_folds = round(1.0 / frac)
     x = np.zeros((len(groups), 1))
     if strata is not None and _stratifiable(strata, n_folds, n_groups):

@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from emofx.fx.conditions import Condition
-from emofx.fx.render import render
+from emofx.fx.loudness import integrated_loudness
+from emofx.fx.render import Rendered, render
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,16 @@ class RenderedPairs(Dataset):
     def __getitem__(self, i: int) -> dict:
         spec = self.specs[i]
         tracks = {t: self.load_track(t) for t in dict.fromkeys(t for t, _ in spec.pairs)}
-        with ThreadPoolExecutor(self.render_threads) as pool:
-            rendered = list(
-                pool.map(
-                    lambda pair: render(
-                        self.conditions[pair[1]], tracks[pair[0]], self.sample_rate
-                    ),
-                    spec.pairs,
-                )
+        loudness = {t: integrated_loudness(audio, self.sample_rate) for t, audio in tracks.items()}
+
+        def render_pair(pair: tuple[int, int]) -> Rendered:
+            t, c = pair
+            return render(
+                self.conditions[c], tracks[t], self.sample_rate, loudness_in_lufs=loudness[t]
             )
+
+        with ThreadPoolExecutor(self.render_threads) as pool:
+            rendered = list(pool.map(render_pair, spec.pairs))
         return {
             "audio": [
                 torch.from_numpy(np.ascontiguousarray(r.audio, dtype=np.float32)) for r in rendered

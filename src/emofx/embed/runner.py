@@ -117,7 +117,7 @@ def embed_dataset(
         {
             "data": data_hash,
             "tracks": track_ids,
-            "conditions": [c.hash for c in conditions],
+            "conditions": [c.content_hash for c in conditions],
             "encoder": description,
             "trainer_precision": config.trainer.get("precision"),
             "batching": {k: config.data[k] for k in ("batch_size", "shard_tracks")},

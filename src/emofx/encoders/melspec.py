@@ -61,7 +61,7 @@ class Spectrogram(nn.Module):
 
 
 class MelScale(nn.Module):
-    """Apply a stored ``[n_freq, n_mels]`` filterbank: ``[..., n_freq, t]`` → ``[..., n_mels, t]``."""
+    """A stored ``[n_freq, n_mels]`` filterbank: ``[..., n_freq, t]`` → ``[..., n_mels, t]``."""
 
     def __init__(self, fb: torch.Tensor) -> None:
         super().__init__()

@@ -1,17 +1,22 @@
 """The 50 output tags of each Musicnn checkpoint, in model output order.
 
-Tag vocabularies of MTG-Jamendo top-50 (alphabetical) and MagnaTagATune top-50 (order of the
-upstream ``split/mtat/tags.npy``), as used by github.com/minzwon/sota-music-tagging-models.
+MTG-Jamendo top-50: the upstream loader one-hot encodes ``category---tag`` names with sklearn's
+``LabelBinarizer``, whose classes are sorted, so outputs run genre (a-z), instrument (a-z),
+mood/theme (a-z) — not a plain a-z of the bare names. MagnaTagATune top-50: the standard list
+(upstream ``split/mtat/tags.npy``). Source: github.com/minzwon/sota-music-tagging-models.
 """
 
 MTG_JAMENDO_TAGS: tuple[str, ...] = (
-    "acousticguitar", "alternative", "ambient", "atmospheric", "bass", "chillout", "classical",
-    "computer", "dance", "downtempo", "drummachine", "drums", "easylistening", "electricguitar",
-    "electricpiano", "electronic", "emotional", "energetic", "experimental", "film", "folk", "funk",
-    "guitar", "happy", "hiphop", "house", "indie", "instrumentalpop", "jazz", "keyboard", "lounge",
-    "metal", "newage", "orchestral", "piano", "pop", "popfolk", "poprock", "reggae", "relaxing",
-    "rock", "soundtrack", "strings", "synthesizer", "techno", "trance", "triphop", "violin", "voice",
-    "world",
+    # genre
+    "alternative", "ambient", "atmospheric", "chillout", "classical", "dance", "downtempo",
+    "easylistening", "electronic", "experimental", "folk", "funk", "hiphop", "house", "indie",
+    "instrumentalpop", "jazz", "lounge", "metal", "newage", "orchestral", "pop", "popfolk",
+    "poprock", "reggae", "rock", "soundtrack", "techno", "trance", "triphop", "world",
+    # instrument
+    "acousticguitar", "bass", "computer", "drummachine", "drums", "electricguitar",
+    "electricpiano", "guitar", "keyboard", "piano", "strings", "synthesizer", "violin", "voice",
+    # mood/theme
+    "emotional", "energetic", "film", "happy", "relaxing",
 )  # fmt: skip
 
 MTAT_TAGS: tuple[str, ...] = (

@@ -118,7 +118,7 @@ def _not_found_message(spec: WeightsSpec, failure: str) -> str:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """``torch.load`` on CPU with ``weights_only`` (no code execution); clear error on a bad file."""
+    """``torch.load`` on CPU, ``weights_only`` (no code execution); clear error on a bad file."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError/RuntimeError/EOFError for bad files
@@ -137,7 +137,9 @@ def flush_denormals(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 def load_strict(module: torch.nn.Module, state_dict: dict, path: Path, what: str) -> None:
     """``load_state_dict(strict=True)`` with the file named in the error."""
     if not isinstance(state_dict, dict):
-        raise ValueError(f"{path}: expected a state dict for {what}, got {type(state_dict).__name__}")
+        raise ValueError(
+            f"{path}: expected a state dict for {what}, got {type(state_dict).__name__}"
+        )
     try:
         module.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:

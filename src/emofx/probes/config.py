@@ -1,15 +1,21 @@
-"""The ``probe:`` section of params.yaml."""
+"""The ``probe:`` section of params.yaml (every model forbids unknown keys, so typos name the key)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ProbeName = Literal["mlp", "xgboost", "ridge", "lasso", "svr", "random_forest", "gradient_boosting"]
+TaskName = Literal["regression", "quadrant", "labels"]
 
 
-class XGBoostParams(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class XGBoostParams(StrictModel):
     n_estimators: int = Field(400, gt=0)
     max_depth: int = Field(4, gt=0)
     learning_rate: float = Field(0.05, gt=0, le=1)
@@ -20,12 +26,84 @@ class XGBoostParams(BaseModel):
     n_jobs: int = Field(2, gt=0)
 
 
-class ProbeParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MlpParams(StrictModel):
+    """The MLP's LightningCLI config plus the knobs params.yaml may override (null: the config's).
 
-    probes: list[Literal["xgboost"]] = Field(default_factory=lambda: ["xgboost"], min_length=1)
+    Overrides exist so that ``dvc exp run -S probe.mlp.lr=…`` changes one value without editing
+    the LightningCLI file.
+    """
+
+    config: Path = Path("lightning_configs/probe.mlp.yaml")
+    preset: Literal["emotion_mlp", "marble"] | None = None
+    hidden_sizes: list[int] | None = None
+    dropout: float | None = Field(None, ge=0, lt=1)
+    lr: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+    layer_mode: Literal["single", "weighted"] | None = None
+    max_epochs: int | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, gt=0)
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _positive(cls, sizes: list[int] | None) -> list[int] | None:
+        if sizes is not None and any(s <= 0 for s in sizes):
+            raise ValueError(f"hidden sizes must be positive, got {sizes}")
+        return sizes
+
+    def overrides(self) -> dict[str, object]:
+        """The model init_args set here (everything except ``config``, trainer and data knobs)."""
+        return self.model_dump(exclude={"config", "max_epochs", "batch_size"}, exclude_none=True)
+
+
+class ClassicalParams(StrictModel):
+    """The seed report's sklearn suite (inputs standardised on train)."""
+
+    ridge_alpha: float = Field(1.0, gt=0)
+    lasso_alpha: float = Field(0.01, gt=0)
+    svr_c: float = Field(1.0, gt=0)
+    random_forest_trees: int = Field(200, gt=0)
+    gradient_boosting_trees: int = Field(100, gt=0)
+    n_jobs: int = Field(2, gt=0)
+
+
+class TuneParams(StrictModel):
+    """Optuna search: TPE sampler, pruning through the Lightning / XGBoost callbacks."""
+
+    probes: list[Literal["mlp", "xgboost"]] = Field(default_factory=list)
+    n_trials: int = Field(20, gt=0)
+    timeout_s: float | None = Field(None, gt=0)
+    storage: str = Field(
+        "optuna/journal.log",
+        description="a file path (Optuna journal file) or an RDB URL such as sqlite:///x.db",
+    )
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    n_startup_trials: int = Field(5, ge=0, description="trials before pruning starts")
+    n_warmup_steps: int = Field(10, ge=0, description="epochs / boosting rounds never pruned")
+
+
+class ProbeParams(StrictModel):
+    probes: list[ProbeName] = Field(default_factory=lambda: ["xgboost"], min_length=1)
+    tasks: list[TaskName] = Field(default_factory=lambda: ["regression"], min_length=1)
     targets: list[Literal["valence_norm", "arousal_norm"]] = Field(
         default_factory=lambda: ["valence_norm", "arousal_norm"], min_length=1
     )
-    layer: int | str = "best"
+    layer: int | str = Field("best", description='"best" (chosen on val), an index or a name')
+    register: bool = Field(True, description="log models and register them in MLflow")
     xgboost: XGBoostParams = Field(default_factory=XGBoostParams)
+    mlp: MlpParams = Field(default_factory=MlpParams)
+    classical: ClassicalParams = Field(default_factory=ClassicalParams)
+    tune: TuneParams = Field(default_factory=TuneParams)
+
+    @field_validator("probes", "tasks", "targets")
+    @classmethod
+    def _unique(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate entries in {names}")
+        return names
+
+    @model_validator(mode="after")
+    def _tuned_probes_are_run(self) -> ProbeParams:
+        missing = [p for p in self.tune.probes if p not in self.probes]
+        if missing:
+            raise ValueError(f"tune.probes: {missing} not in probe.probes {self.probes}")
+        return self

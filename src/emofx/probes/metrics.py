@@ -1,24 +1,89 @@
-"""Probe metrics with the house naming ``<split>/<metric>_<target>`` (e.g. ``test/r2_arousal``)."""
+"""Probe metrics with the house naming ``<split>/<metric>_<output>`` (e.g. ``test/r2_arousal``).
+
+Each task also has one selection score (higher is better) used for the layer sweep and for moving
+the registry's ``champion`` alias: mean R² (regression, labels) or macro F1 (quadrant).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from scipy.stats import pearsonr
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+
+from emofx.probes.tasks import N_QUADRANTS, TaskData
 
 
 def short_target(target: str) -> str:
     return target.removesuffix("_norm")
 
 
+def selection_metric(data: TaskData) -> str:
+    """Name (without split) of the score that chooses layers and champions."""
+    return "f1_macro_quadrant" if data.task == "quadrant" else "r2_mean"
+
+
+def score_split(data: TaskData, split: str, pred: np.ndarray) -> dict[str, float]:
+    """Metrics of ``pred`` (``[n_split, k]`` outputs) against the split's targets."""
+    y = data.y[data.mask(split)]
+    if data.task == "quadrant":
+        return classification_metrics(split, y, pred)
+    names = [short_target(t) for t in data.outputs]
+    out = regression_metrics(split, names, y, pred)
+    if data.task == "labels":
+        out.update(auroc_metrics(split, names, y, pred))
+    return out
+
+
 def regression_metrics(
-    split: str, targets: list[str], y_true: np.ndarray, y_pred: np.ndarray
+    split: str, names: list[str], y_true: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:
-    """R², RMSE, MAE per target column of ``[n, n_targets]`` arrays."""
+    """R², Pearson r, RMSE, MAE per output column, and the mean R²."""
     out = {}
-    for j, target in enumerate(targets):
+    for j, name in enumerate(names):
         t, p = y_true[:, j], y_pred[:, j]
-        name = short_target(target)
         out[f"{split}/r2_{name}"] = float(r2_score(t, p))
+        out[f"{split}/pearson_{name}"] = pearson(t, p)
         out[f"{split}/rmse_{name}"] = float(np.sqrt(mean_squared_error(t, p)))
         out[f"{split}/mae_{name}"] = float(mean_absolute_error(t, p))
+    out[f"{split}/r2_mean"] = float(np.mean([out[f"{split}/r2_{n}"] for n in names]))
     return out
+
+
+def pearson(t: np.ndarray, p: np.ndarray) -> float:
+    """Pearson r; NaN when either side is constant (undefined, not zero)."""
+    if np.ptp(t) == 0 or np.ptp(p) == 0:
+        return float("nan")
+    return float(pearsonr(t, p).statistic)
+
+
+def auroc_metrics(
+    split: str, names: list[str], y_true: np.ndarray, y_prob: np.ndarray
+) -> dict[str, float]:
+    """AUROC per label when the targets are binary and both classes occur in the split."""
+    out = {}
+    for j, name in enumerate(names):
+        t = y_true[:, j]
+        if np.isin(t, [0.0, 1.0]).all() and len(np.unique(t)) == 2:
+            out[f"{split}/auroc_{name}"] = float(roc_auc_score(t, y_prob[:, j]))
+    return out
+
+
+def classification_metrics(split: str, y_true: np.ndarray, y_prob: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro F1 and log loss of 4-class probabilities ``[n, 4]``."""
+    labels = np.arange(N_QUADRANTS)
+    y_pred = y_prob.argmax(1)
+    return {
+        f"{split}/accuracy_quadrant": float(accuracy_score(y_true, y_pred)),
+        f"{split}/f1_macro_quadrant": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        f"{split}/log_loss_quadrant": float(log_loss(y_true, y_prob, labels=labels)),
+    }

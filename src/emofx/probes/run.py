@@ -1,78 +1,54 @@
-"""The probe stage: fit on clean train, choose on val, predict every condition.
+"""The probe stage: fit on clean train, choose on val, score test once, predict every condition.
 
-Only clean train rows are ever fitted; the layer (for multi-layer encoders) is chosen on clean val;
-predictions are written for every track under every condition so the analysis can score the test
-split per condition.
+Per encoder: the tasks' targets are joined to the store rows; each (probe, task) gets its layer
+(fixed, swept on val, or the MLP's learned mix), optional Optuna tuning on val, a final fit on
+clean train rows, train/val/test metrics on clean, a logged and registered model, and predictions
+for every track under every condition. MLflow tree below the CLI's stage run::
+
+    <encoder>/layer_sweep                 (multi-layer encoders with ``layer: best``)
+    <encoder>/<probe>/<task>              params, metrics, dataset input, model, registry tags
+        <encoder>/<probe>/<task>/tune     best params / value (when the probe is tuned)
+            trial-000 …                   one run per Optuna trial
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
+from lightning.pytorch.loggers import MLFlowLogger
+from mlflow.data.meta_dataset import MetaDataset
 
 from emofx.embed.store import EmbeddingStore, atomic_write
 from emofx.probes.config import ProbeParams
-from emofx.probes.gbt import fit_xgb_regressor
-from emofx.probes.metrics import regression_metrics, short_target
+from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
+from emofx.probes.lineage import dvc_stage_hashes, embeddings_dataset, lineage_tags
+from emofx.probes.metrics import score_split, selection_metric
+from emofx.probes.mlp import MlpConfig
+from emofx.probes.registry import log_model, register, registered_name
+from emofx.probes.sweep import best_layer, fixed_layer, plot_sweep, sweep_layers
+from emofx.probes.tasks import SPLITS, TaskData, build_task, prediction_columns
+from emofx.probes.tune import study_name, tune_probe
 from emofx.tracking import nested_run
 
 
 @dataclass(frozen=True)
-class ProbeData:
-    """Clean embeddings of the labelled rows, aligned with their targets and splits."""
+class EncoderContext:
+    """What every run of one encoder shares."""
 
-    rows: np.ndarray  # store row index of each labelled track
-    y: np.ndarray  # [n, n_targets]
-    split: np.ndarray
+    dataset: str
+    encoder: str
+    store: EmbeddingStore
+    tags: dict[str, str]  # lineage tags (DVC hashes) added to every run we open
+    data_input: MetaDataset
 
-
-def labelled_rows(store: EmbeddingStore, manifest: pd.DataFrame, targets: list[str]) -> ProbeData:
-    index = store.index()
-    table = index.merge(
-        manifest[["track_id", *targets]].astype({"track_id": str}),
-        on="track_id",
-        how="left",
-        validate="1:1",
-    )
-    keep = table[targets].notna().all(axis=1).to_numpy()
-    return ProbeData(
-        rows=np.flatnonzero(keep),
-        y=table.loc[keep, targets].to_numpy(dtype=np.float64),
-        split=table.loc[keep, "split"].to_numpy(dtype=str),
-    )
-
-
-def select_layer(
-    store: EmbeddingStore, data: ProbeData, params: ProbeParams, seed: int
-) -> tuple[int, list[float]]:
-    """Layer to probe: fixed by params, or the best mean val R² of a per-layer XGBoost sweep."""
-    names = store.meta()["layer_names"]
-    if params.layer != "best":
-        if isinstance(params.layer, str):
-            if params.layer not in names:
-                raise ValueError(
-                    f"probe.layer: {params.layer!r} is not a layer of {store.root.name} "
-                    f"(layers: {names})"
-                )
-            return names.index(params.layer), []
-        if not -len(names) <= params.layer < len(names):
-            raise ValueError(f"probe.layer: {params.layer} out of range for {len(names)} layers")
-        return params.layer % len(names), []
-    scores = []
-    tr, va = data.split == "train", data.split == "val"
-    for layer in range(len(names)):
-        x = store.load("clean", layer)[data.rows]
-        model = fit_xgb_regressor(x[tr], data.y[tr], x[va], data.y[va], params.xgboost, seed)
-        pred = model.predict(x[va]).reshape(-1, data.y.shape[1])
-        metrics = regression_metrics("val", params.targets, data.y[va], pred)
-        scores.append(
-            float(np.mean([metrics[f"val/r2_{short_target(t)}"] for t in params.targets]))
-        )
-    return int(np.argmax(scores)), scores
+    def layer_name(self, layer: LayerChoice) -> str:
+        return "weighted" if layer == "weighted" else self.store.meta()["layer_names"][layer]
 
 
 def run_probes(
@@ -82,57 +58,183 @@ def run_probes(
     encoders: list[str],
     predictions_root: Path,
     seed: int,
+    *,
+    dataset: str = "dataset",
+    metrics_path: Path | None = None,
+    dvc_stage: str | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fit every (encoder, probe), log to MLflow (nested runs), write predictions."""
+    """Fit every (encoder, probe, task), log to MLflow, write predictions (and DVC metrics).
+
+    ``dataset`` names registered models and Optuna studies; ``dvc_stage`` (e.g. ``"probe"``) adds
+    the DVC stage hash and dependency hashes as lineage tags; ``metrics_path`` gets a JSON of all
+    metrics ``{encoder: {probe: {task: {metric: value}}}}`` for ``dvc metrics`` / ``dvc exp show``.
+    Returns ``{"<encoder>.<probe>": metrics}``.
+    """
+    hashes = dvc_stage_hashes(dvc_stage) if dvc_stage else {}
+    tags = lineage_tags(hashes)
+    if tags and mlflow.active_run() is not None:
+        mlflow.set_tags(tags)
     results: dict[str, dict[str, float]] = {}
+    report: dict[str, Any] = {}
     for encoder in encoders:
         store = EmbeddingStore(embeddings_root / encoder)
-        data = labelled_rows(store, manifest, params.targets)
-        for split in ("train", "val", "test"):
-            if not (data.split == split).any():
-                raise ValueError(f"encoder {encoder}: no labelled tracks in the {split} split")
-        layer, sweep = select_layer(store, data, params, seed)
-        layer_name = store.meta()["layer_names"][layer]
+        check_store(store)
+        ctx = EncoderContext(
+            dataset, encoder, store, tags, embeddings_dataset(store, f"{dataset}/{encoder}", hashes)
+        )
+        index = store.index()
+        tasks = [build_task(task, index, manifest, params.targets) for task in params.tasks]
+        layers = choose_layers(ctx, tasks, params, seed, predictions_root / encoder)
         for probe in params.probes:
-            with nested_run(f"{encoder}/{probe}", {"emofx.encoder": encoder, "emofx.probe": probe}):
-                for i, score in enumerate(sweep):
-                    mlflow.log_metric("val/layer_sweep_r2_mean", score, step=i)
-                mlflow.log_params(
-                    {
-                        "layer": layer_name,
-                        "layer_index": layer,
-                        "n_train": int((data.split == "train").sum()),
-                    }
-                )
-                x = store.load("clean", layer)[data.rows]
-                tr, va = data.split == "train", data.split == "val"
-                model = fit_xgb_regressor(
-                    x[tr], data.y[tr], x[va], data.y[va], params.xgboost, seed
-                )
-                metrics = {}
-                for split in ("train", "val", "test"):
-                    mask = data.split == split
-                    pred = model.predict(x[mask]).reshape(-1, data.y.shape[1])
-                    metrics.update(regression_metrics(split, params.targets, data.y[mask], pred))
-                mlflow.log_metrics(metrics)
-                mlflow.log_metric("best_iteration", model.best_iteration)
-                results[f"{encoder}.{probe}"] = metrics
-                write_predictions(
-                    store, model, layer, params.targets, predictions_root / encoder / probe
-                )
+            columns: dict[str, dict[str, np.ndarray]] = {c: {} for c in store.conditions()}
+            merged: dict[str, float] = {}
+            for data in tasks:
+                layer = layers[probe, data.task]
+                fitted, metrics = fit_and_log(ctx, probe, data, layer, params, seed)
+                merged |= metrics
+                report.setdefault(encoder, {}).setdefault(probe, {})[data.task] = metrics
+                for condition in columns:
+                    pred = fitted.predict(load_features(store, condition, layer))
+                    columns[condition] |= prediction_columns(data, pred)
+            write_predictions(index, columns, predictions_root / encoder / probe)
+            results[f"{encoder}.{probe}"] = merged
+    if metrics_path is not None:
+        text = json.dumps(report, indent=2, sort_keys=True)
+        atomic_write(Path(metrics_path), lambda tmp: tmp.write_text(text))
     return results
 
 
+def check_store(store: EmbeddingStore) -> None:
+    if not (store.root / "meta.json").is_file():
+        raise FileNotFoundError(f"no embedding store at {store.root} (run the embed stage first)")
+    if "clean" not in store.conditions():
+        raise ValueError(f"{store.root}: no 'clean' condition to fit probes on")
+
+
+def mlp_layer_mode(params: ProbeParams) -> str:
+    return MlpConfig.load(params.mlp).model["init_args"].get("layer_mode", "single")
+
+
+def choose_layers(
+    ctx: EncoderContext, tasks: list[TaskData], params: ProbeParams, seed: int, out_dir: Path
+) -> dict[tuple[str, str], LayerChoice]:
+    """Layer of every (probe, task): the MLP's mix, a fixed layer, or the best val sweep score."""
+    n_layers = len(ctx.store.meta()["layer_names"])
+    choice: dict[tuple[str, str], LayerChoice] = {}
+    to_sweep = []
+    for probe in params.probes:
+        for data in tasks:
+            if probe == "mlp" and mlp_layer_mode(params) == "weighted":
+                choice[probe, data.task] = "weighted"
+            elif params.layer != "best":
+                choice[probe, data.task] = fixed_layer(ctx.store, params.layer)
+            elif n_layers == 1:
+                choice[probe, data.task] = 0
+            else:
+                to_sweep.append((probe, data))
+    if not to_sweep:
+        return choice
+    with nested_run(f"{ctx.encoder}/layer_sweep", {**ctx.tags, "emofx.encoder": ctx.encoder}):
+        sweeps = []
+        for probe, data in to_sweep:
+            sweep = sweep_layers(ctx.store, probe, data, params, seed)
+            choice[probe, data.task] = best_layer(sweep)
+            for row in sweep.itertuples():
+                key = f"{row.metric}_{probe}_{data.task}"
+                mlflow.log_metric(f"val/{key}", row.val, step=row.layer)
+                mlflow.log_metric(f"train/{key}", row.train, step=row.layer)
+            mlflow.log_param(f"best_layer.{probe}.{data.task}", ctx.layer_name(best_layer(sweep)))
+            sweeps.append(sweep)
+        table = pd.concat(sweeps, ignore_index=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(out_dir / "layer_sweep.csv", lambda tmp: table.to_csv(tmp, index=False))
+        mlflow.log_artifact(str(out_dir / "layer_sweep.csv"))
+        mlflow.log_artifact(str(plot_sweep(table, ctx.encoder, out_dir / "layer_sweep.png")))
+    return choice
+
+
+def tuning_fingerprint(
+    ctx: EncoderContext, probe: str, data: TaskData, layer: LayerChoice, params: ProbeParams
+) -> dict[str, Any]:
+    """Everything an Optuna trial's outcome depends on (not the trial budget or the storage)."""
+    probe_config: Any = params.xgboost.model_dump()
+    if probe == "mlp":
+        config = MlpConfig.load(params.mlp)
+        probe_config = {"model": config.model, "trainer": config.trainer, "batch": config.batch_size}
+    return {
+        "store": ctx.store.meta().get("inputs_hash"),
+        "rows": data.rows.tolist(),
+        "y": data.y.tolist(),
+        "split": data.split.tolist(),
+        "layer": layer,
+        "probe": probe_config,
+        "pruning": params.tune.model_dump(include={"pruner", "n_startup_trials", "n_warmup_steps"}),
+    }
+
+
+def fit_and_log(
+    ctx: EncoderContext,
+    probe: str,
+    data: TaskData,
+    layer: LayerChoice,
+    params: ProbeParams,
+    seed: int,
+) -> tuple[FittedProbe, dict[str, float]]:
+    """(Tune,) fit and score one probe in its own run; log and register the model."""
+    x = load_features(ctx.store, "clean", layer)[data.rows]
+    name = registered_name(ctx.dataset, ctx.encoder, probe, data.task)
+    run_name = f"{ctx.encoder}/{probe}/{data.task}"
+    run_tags = {
+        **ctx.tags,
+        "emofx.encoder": ctx.encoder,
+        "emofx.probe": probe,
+        "emofx.task": data.task,
+        "emofx.layer": ctx.layer_name(layer),
+    }
+    with nested_run(run_name, run_tags) as run:
+        mlflow.log_input(ctx.data_input, context="train")
+        overrides: dict[str, Any] = {}
+        if probe in params.tune.probes:
+            with nested_run(f"{run_name}/tune", run_tags):
+                study = study_name(name, tuning_fingerprint(ctx, probe, data, layer, params))
+                overrides = tune_probe(probe, data, x, params, seed, study, run_tags).best_params
+        logger = None
+        if probe == "mlp":
+            logger = MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)
+        fitted = fit_probe(probe, data, x, params, seed, overrides=overrides, logger=logger)
+        metrics: dict[str, float] = {}
+        for split in SPLITS:
+            metrics |= score_split(data, split, fitted.predict(x[data.mask(split)]))
+        mlflow.log_params(
+            {
+                "layer": ctx.layer_name(layer),
+                **{f"n_{s}": int(data.mask(s).sum()) for s in SPLITS},
+                "outputs": ",".join(data.outputs),
+                **{f"tuned.{k}": v for k, v in overrides.items()},
+            }
+        )
+        # After the training curves the MLP's logger wrote: the final values are the latest.
+        mlflow.log_metrics({**metrics, **fitted.info}, step=int(fitted.info.get("global_step", 0)))
+        if params.register:
+            uri = log_model(probe, fitted.model, x[data.mask("train")][:2])
+            metric = f"val/{selection_metric(data)}"
+            version, promoted = register(uri, name, metrics[metric], metric)
+            mlflow.set_tags(
+                {
+                    "emofx.registered_model": name,
+                    "emofx.model_version": version.version,
+                    "emofx.champion": str(promoted).lower(),
+                }
+            )
+    return fitted, metrics
+
+
 def write_predictions(
-    store: EmbeddingStore, model, layer: int, targets: list[str], out_dir: Path
+    index: pd.DataFrame, columns: dict[str, dict[str, np.ndarray]], out_dir: Path
 ) -> None:
-    """One parquet per condition: ``track_id, split, condition, pred_<target>…`` for every track."""
-    index = store.index()
-    for condition in store.conditions():
-        pred = model.predict(store.load(condition, layer)).reshape(len(index), len(targets))
-        frame = index[["track_id", "split"]].assign(condition=condition)
-        for j, target in enumerate(targets):
-            frame[f"pred_{target}"] = pred[:, j]
+    """One parquet per condition: ``track_id, split, condition`` + the prediction columns."""
+    for condition, cols in columns.items():
+        frame = index[["track_id", "split"]].assign(condition=condition, **cols)
         atomic_write(
             out_dir / f"{condition}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
         )

@@ -27,6 +27,7 @@ class Cue:
     low: float
     high: float
     meaning: str
+    binary: bool = False
 
     @property
     def mean(self) -> float:
@@ -34,12 +35,13 @@ class Cue:
 
     @property
     def std(self) -> float:
-        return (self.high - self.low) / np.sqrt(12)
+        width = self.high - self.low
+        return width / 2 if self.binary else width / np.sqrt(12)
 
 
 CUES: tuple[Cue, ...] = (
     Cue("tempo_bpm", 60.0, 180.0, "beats per minute"),
-    Cue("major", 0.0, 1.0, "1 = major mode, 0 = minor (binary: sampled as a 50/50 split)"),
+    Cue("major", 0.0, 1.0, "1 = major mode, 0 = minor (a 50/50 split)", binary=True),
     Cue("register", 55.0, 79.0, "melody centre pitch (MIDI note; 60 = C4)"),
     Cue("loudness_db", -32.0, -16.0, "clip-average RMS level of the mix (dBFS)"),
     Cue("articulation", 0.0, 1.0, "0 = legato (notes fill their slot) … 1 = staccato"),
@@ -54,6 +56,7 @@ TRAJECTORY_CUES: tuple[Cue, ...] = (
     Cue("density_slope", -0.2, 0.2, "density change from clip start to end (build-up > 0)"),
 )
 """Within-clip evolution: the static cue is the clip midpoint, the ends are ± slope / 2."""
+CUE_BY_NAME: dict[str, Cue] = {c.name: c for c in CUES + TRAJECTORY_CUES}
 
 AROUSAL_WEIGHTS: dict[str, float] = {
     "tempo_bpm": 0.45,
@@ -91,20 +94,23 @@ DYNAMIC_OFFSET_SD = 0.08
 
 
 def sample_cues(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """``n`` rows of planted cue values (static and trajectory cues), space-filling and seeded."""
+    """``n`` rows of planted cue values, seeded: an optimised Latin hypercube (every range is
+    covered evenly and the cues are nearly uncorrelated even for small ``n``)."""
     if n < 1:
-        raise ValueError(f"n_tracks must be >= 1, got {n}")
+        raise ValueError(f"need at least one track to sample cues for, got n={n}")
     cues = CUES + TRAJECTORY_CUES
-    unit = qmc.LatinHypercube(d=len(cues), rng=rng).random(n)
+    unit = qmc.LatinHypercube(d=len(cues), rng=rng, optimization="random-cd").random(n)
     table = pd.DataFrame(
         {c.name: c.low + unit[:, i] * (c.high - c.low) for i, c in enumerate(cues)}
     )
-    table["major"] = (unit[:, [c.name for c in cues].index("major")] >= 0.5).astype(int)
+    for c in cues:
+        if c.binary:
+            table[c.name] = np.where(table[c.name] >= c.mean, c.high, c.low).astype(int)
     return table
 
 
 def standardise(cues: pd.DataFrame) -> pd.DataFrame:
-    """z-scores of the static cues under their sampling distributions (binary mode: ±1)."""
+    """z-scores of the static cues under their sampling distributions (binary cues: ±1)."""
     return pd.DataFrame({c.name: (cues[c.name] - c.mean) / c.std for c in CUES}, index=cues.index)
 
 
@@ -126,11 +132,7 @@ def true_emotion(cues: pd.DataFrame) -> pd.DataFrame:
 def listener_ratings(true_value: float, rng: np.random.Generator) -> np.ndarray:
     """Integer 1–9 ratings of one song by 5–10 simulated listeners."""
     n = rng.integers(LISTENERS_PER_SONG[0], LISTENERS_PER_SONG[1] + 1)
-    raw = (
-        true_value
-        + rng.normal(0.0, LISTENER_BIAS_SD, n)
-        + rng.normal(0.0, LISTENER_NOISE_SD, n)
-    )
+    raw = true_value + rng.normal(0.0, LISTENER_BIAS_SD, n) + rng.normal(0.0, LISTENER_NOISE_SD, n)
     return np.clip(np.rint(raw), 1, 9)
 
 
@@ -160,7 +162,9 @@ def dynamic_trace(
     for column in ("valence_true", "arousal_true"):
         target = (emotion[column].to_numpy() - LABEL_CENTRE) / 4.0
         lagged, _ = lfilter([alpha], [1.0, alpha - 1.0], target, zi=[(1.0 - alpha) * target[0]])
-        innovations = rng.normal(0.0, DYNAMIC_DRIFT_SD * np.sqrt(1 - DYNAMIC_DRIFT_CORR**2), len(target))
+        innovations = rng.normal(
+            0.0, DYNAMIC_DRIFT_SD * np.sqrt(1 - DYNAMIC_DRIFT_CORR**2), len(target)
+        )
         drift = lfilter([1.0], [1.0, -DYNAMIC_DRIFT_CORR], innovations)
         offset = rng.normal(0.0, DYNAMIC_OFFSET_SD)
         traces.append(np.clip(lagged + drift + offset, -1.0, 1.0))

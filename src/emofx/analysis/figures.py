@@ -1,0 +1,455 @@
+"""Every analysis figure twice: a matplotlib PNG (for the page) and a plotly HTML (interactive).
+
+Each ``*_figure`` function returns a :class:`FigurePair` or None when the run has nothing to
+show; :func:`save_figure` writes ``<name>.png`` and a self-contained ``<name>.html`` (plotly.js
+inlined, so it opens offline and as a single MLflow artifact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from plotly.subplots import make_subplots
+
+from emofx.analysis.loading import CLEAN, QUADRANT_NAMES, ConditionInfo
+from emofx.analysis.shifts import dose_groups
+
+PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
+PANEL_W, PANEL_H = 3.4, 2.8  # inches per matplotlib panel
+
+
+@dataclass
+class FigurePair:
+    title: str
+    caption: str
+    png: Figure
+    html: go.Figure
+
+
+def save_figure(pair: FigurePair, out_dir: Path, name: str) -> list[Path]:
+    """Write ``<name>.png`` and ``<name>.html`` under ``out_dir``; return both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png, html = out_dir / f"{name}.png", out_dir / f"{name}.html"
+    pair.png.savefig(png, dpi=110)
+    pair.html.update_layout(title=pair.title, template="plotly_white")
+    pair.html.write_html(html, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    return [png, html]
+
+
+def _figure(
+    width: float, height: float, rows: int, cols: int, **kwargs
+) -> tuple[Figure, np.ndarray]:
+    """A matplotlib figure (no pyplot: no global state, any backend) with a 2-D axes array."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False, **kwargs)
+
+
+def _grid(rows: int, cols: int, polar: bool = False) -> tuple[Figure, np.ndarray]:
+    return _figure(
+        PANEL_W * cols,
+        PANEL_H * rows,
+        rows,
+        cols,
+        subplot_kw={"projection": "polar"} if polar else None,
+    )
+
+
+def _plotly_grid(rows: int, cols: int, titles: list[str], **kwargs) -> go.Figure:
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kwargs)
+    return fig.update_layout(height=280 * rows + 80, width=max(340 * cols, 600))
+
+
+def _set_label(encoder: str, probe: str) -> str:
+    return f"{encoder} / {probe}"
+
+
+def dose_figure(
+    table: pd.DataFrame,
+    conditions: dict[str, ConditionInfo],
+    panels: list[str],
+    panel_column: str,
+    value: str,
+    title: str,
+    caption: str,
+) -> FigurePair | None:
+    """Dose-response curves: one panel per (encoder/probe row, panel value), one line per effect
+    group, ``value`` with its CI over levels; y = 0 is clean."""
+    groups = dose_groups(conditions)
+    if table.empty or not groups or not panels:
+        return None
+    sets = list(table.groupby(["encoder", "probe"]).groups)
+    fig, axes = _grid(len(sets), len(panels))
+    titles = [f"{_set_label(*s)}: {p}" for s in sets for p in panels]
+    pfig = _plotly_grid(len(sets), len(panels), titles)
+    for i, (encoder, probe) in enumerate(sets):
+        rows = table[(table["encoder"] == encoder) & (table["probe"] == probe)]
+        for j, panel in enumerate(panels):
+            ax = axes[i, j]
+            ax.axhline(0, color="grey", lw=0.8, ls="--")
+            by_condition = rows[rows[panel_column] == panel].set_index("condition")
+            for k, (group, members) in enumerate(groups.items()):
+                members = [c for c in members if c.id in by_condition.index]
+                if not members:
+                    continue
+                sel = by_condition.loc[[c.id for c in members]]
+                x = [c.level for c in members]
+                y = sel[value].to_numpy()
+                err = np.abs(sel[["ci_low", "ci_high"]].to_numpy().T - y)
+                color = PALETTE[k % len(PALETTE)]
+                ax.errorbar(x, y, yerr=err, color=color, marker="o", ms=3, capsize=2, label=group)
+                pfig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines+markers",
+                        name=group,
+                        legendgroup=group,
+                        showlegend=i == j == 0,
+                        line={"color": color},
+                        error_y={
+                            "type": "data",
+                            "symmetric": False,
+                            "array": err[1],
+                            "arrayminus": err[0],
+                        },
+                        hovertext=[c.id for c in members],
+                    ),
+                    row=i + 1,
+                    col=j + 1,
+                )
+            ax.set_title(f"{_set_label(encoder, probe)}: {panel}", fontsize=9)
+            ax.set_xlabel("level")
+    axes[0, 0].legend(fontsize=7)
+    return FigurePair(title, caption, fig, pfig)
+
+
+def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> FigurePair | None:
+    """Predicted-quadrant shares per level, one radar per (encoder/probe, effect group)."""
+    groups = dose_groups(conditions)
+    shares = shifts[shifts["quantity"].str.startswith("share_q")] if len(shifts) else shifts
+    if shares.empty or not groups:
+        return None
+    sets = list(shares.groupby(["encoder", "probe"]).groups)
+    names = [QUADRANT_NAMES[q] for q in QUADRANT_NAMES]
+    angles = np.linspace(0, 2 * np.pi, len(names), endpoint=False)
+    fig, axes = _grid(len(sets), len(groups), polar=True)
+    titles = [f"{_set_label(*s)}: {g}" for s in sets for g in groups]
+    pfig = _plotly_grid(
+        len(sets), len(groups), titles, specs=[[{"type": "polar"}] * len(groups)] * len(sets)
+    )
+    cmap = colormaps["viridis"]
+    for i, (encoder, probe) in enumerate(sets):
+        rows = shares[(shares["encoder"] == encoder) & (shares["probe"] == probe)]
+        table = rows.pivot(index="condition", columns="quantity", values="mean")
+        clean = rows.groupby("quantity")["clean_mean"].first()
+        for j, (group, members) in enumerate(groups.items()):
+            ax = axes[i, j]
+            lines = [(CLEAN, clean)] + [
+                (c.id, table.loc[c.id]) for c in members if c.id in table.index
+            ]
+            for k, (label, values) in enumerate(lines):
+                r = [values[f"share_q{q}"] for q in QUADRANT_NAMES]
+                color = "black" if k == 0 else to_hex(cmap(k / max(len(lines) - 1, 1)))
+                ax.plot(np.append(angles, angles[0]), np.append(r, r[0]), color=color, label=label)
+                pfig.add_trace(
+                    go.Scatterpolar(
+                        r=[*r, r[0]],
+                        theta=[*names, names[0]],
+                        name=label,
+                        line={"color": color},
+                        showlegend=False,
+                    ),
+                    row=i + 1,
+                    col=j + 1,
+                )
+            ax.set_xticks(angles, names, fontsize=7)
+            ax.set_title(f"{_set_label(encoder, probe)}: {group}", fontsize=9)
+            ax.legend(fontsize=6, loc="lower left", bbox_to_anchor=(0.9, 0.9))
+    caption = (
+        "Share of test tracks predicted in each quadrant (Q1 excitement, Q2 anger, Q3 sadness, "
+        "Q4 calmness) for clean (black) and each level (light = strong); quadrants come from "
+        "the classifier, or from the signs of predicted valence/arousal."
+    )
+    return FigurePair("Predicted quadrant shares per level", caption, fig, pfig)
+
+
+def magnitude_figure(magnitudes: pd.DataFrame) -> FigurePair | None:
+    """Mean shift size per condition (bars with CI), coloured by kind: chains vs single effects."""
+    if magnitudes.empty:
+        return None
+    sets = list(magnitudes.groupby(["encoder", "probe"]).groups)
+    kinds = sorted(magnitudes["kind"].unique())
+    colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
+    width = max(6.0, 0.3 * magnitudes["condition"].nunique())
+    fig, axes = _figure(width, PANEL_H * len(sets), len(sets), 1)
+    pfig = _plotly_grid(len(sets), 1, [_set_label(*s) for s in sets])
+    for i, (encoder, probe) in enumerate(sets):
+        rows = magnitudes[(magnitudes["encoder"] == encoder) & (magnitudes["probe"] == probe)]
+        err = np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - rows["magnitude"].to_numpy())
+        color = [colors[k] for k in rows["kind"]]
+        ax = axes[i, 0]
+        ax.bar(rows["condition"], rows["magnitude"], yerr=err, color=color, capsize=2)
+        ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+        ax.set_title(_set_label(encoder, probe), fontsize=9)
+        ax.set_ylabel("mean shift size")
+        pfig.add_trace(
+            go.Bar(
+                x=rows["condition"],
+                y=rows["magnitude"],
+                marker_color=color,
+                error_y={"type": "data", "symmetric": False, "array": err[1], "arrayminus": err[0]},
+                hovertext=rows["kind"],
+                showlegend=False,
+            ),
+            row=i + 1,
+            col=1,
+        )
+    handles = [Rectangle((0, 0), 1, 1, color=colors[k]) for k in kinds]
+    axes[0, 0].legend(handles, kinds, fontsize=7)
+    caption = (
+        "Mean per-track size of the prediction change vs clean (regression: length of "
+        "(Δvalence, Δarousal); classification: total-variation distance of quadrant "
+        "probabilities), 95% bootstrap CI; colour = condition kind."
+    )
+    return FigurePair("Shift size per condition: chains vs single effects", caption, fig, pfig)
+
+
+def loudness_figure(control: pd.DataFrame) -> FigurePair | None:
+    """Raw vs loudness-matched shift per twin pair (valence/arousal, else quadrant probs)."""
+    if control.empty:
+        return None
+    wanted = [q for q in ("valence", "arousal") if q in set(control["quantity"])] or sorted(
+        q for q in control["quantity"].unique() if q.startswith("prob_q")
+    )
+    if not wanted:
+        return None
+    sets = list(control.groupby(["encoder", "probe"]).groups)
+    fig, axes = _grid(len(sets), len(wanted))
+    pfig = _plotly_grid(
+        len(sets), len(wanted), [f"{_set_label(*s)}: {q}" for s in sets for q in wanted]
+    )
+    for i, (encoder, probe) in enumerate(sets):
+        for j, quantity in enumerate(wanted):
+            rows = control[
+                (control["encoder"] == encoder)
+                & (control["probe"] == probe)
+                & (control["quantity"] == quantity)
+            ]
+            x = np.arange(len(rows))
+            ax = axes[i, j]
+            for k, side in enumerate(("raw", "matched")):
+                color = PALETTE[k]
+                ax.bar(x + (k - 0.5) * 0.4, rows[f"shift_{side}"], 0.4, color=color, label=side)
+                pfig.add_trace(
+                    go.Bar(
+                        x=rows["raw"],
+                        y=rows[f"shift_{side}"],
+                        name=side,
+                        marker_color=color,
+                        showlegend=i == j == 0,
+                        hovertext=rows["verdict"],
+                    ),
+                    row=i + 1,
+                    col=j + 1,
+                )
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_xticks(x, rows["raw"], rotation=45, fontsize=7)
+            ax.set_title(f"{_set_label(encoder, probe)}: Δ{quantity}", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    pfig.update_layout(barmode="group")
+    caption = (
+        "Mean paired shift vs clean under each raw condition and its loudness-matched twin; "
+        "a shift that vanishes when loudness is matched came from the level change."
+    )
+    return FigurePair("Loudness control: raw vs loudness-matched", caption, fig, pfig)
+
+
+def heatmap_columns(conditions: dict[str, ConditionInfo]) -> list[str]:
+    """Heat-map columns: the strongest level of each effect group, then every other condition."""
+    groups = dose_groups(conditions)
+    strongest = [members[-1].id for members in groups.values()]
+    grouped = {c.id for members in groups.values() for c in members}
+    others = [c for c in conditions if c != CLEAN and c not in grouped]
+    return strongest + others
+
+
+def displacement_figure(
+    displacement: pd.DataFrame, conditions: dict[str, ConditionInfo]
+) -> FigurePair | None:
+    """Layers × effects heat map of mean cosine distance clean → condition, per encoder."""
+    if displacement.empty:
+        return None
+    encoders = list(displacement["encoder"].unique())
+    columns = [c for c in heatmap_columns(conditions) if c in set(displacement["condition"])]
+    width = max(5.0, 0.45 * len(columns) + 2)
+    fig, axes = _figure(width * len(encoders), 4.5, 1, len(encoders))
+    pfig = _plotly_grid(1, len(encoders), encoders)
+    for j, encoder in enumerate(encoders):
+        rows = displacement[displacement["encoder"] == encoder]
+        grid = rows.pivot(index="layer", columns="condition", values="cosine_distance")
+        layers = rows.drop_duplicates("layer").sort_values("layer_index")["layer"].tolist()
+        grid = grid.loc[layers, columns]
+        ax = axes[0, j]
+        image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="magma_r")
+        ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(layers)), layers, fontsize=7)
+        ax.set_title(encoder, fontsize=9)
+        fig.colorbar(image, ax=ax, label="cosine distance")
+        pfig.add_trace(
+            go.Heatmap(
+                z=grid.to_numpy(), x=columns, y=layers, colorscale="Magma", reversescale=True
+            ),
+            row=1,
+            col=j + 1,
+        )
+    caption = (
+        "Mean cosine distance between each test track's clean and FX embedding, per layer "
+        "(rows) and condition (columns: each effect at its strongest level, then chains and "
+        "other conditions). Dark = the layer moves a lot = less robust."
+    )
+    return FigurePair("Embedding displacement: layers × effects", caption, fig, pfig)
+
+
+def _trajectory_points(
+    coords: pd.DataFrame, ids: list[str]
+) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """Per track the ``[len(ids), 2]`` path through ``ids`` (clean first)."""
+    sel = coords[coords["condition"].isin(ids)].set_index(["track_id", "condition"])
+    paths = [
+        sel.loc[track].loc[ids, ["x", "y"]].to_numpy()
+        for track in coords["track_id"].drop_duplicates()
+        if all((track, c) in sel.index for c in ids)
+    ]
+    return paths, sel
+
+
+def _draw_paths(
+    ax, pfig: go.Figure, paths: list[np.ndarray], labels: list[str], row: int, col: int
+):
+    """Paths as grey lines with level-coloured points, clean as a black dot, arrow at the end."""
+    cmap = colormaps["viridis"]
+    colors = ["#000000"] + [
+        to_hex(cmap(k / max(len(labels) - 1, 1))) for k in range(1, len(labels))
+    ]
+    xs, ys, marker_colors, symbols, text = [], [], [], [], []
+    for path in paths:
+        ax.plot(path[:, 0], path[:, 1], color="0.6", lw=0.7, zorder=1)
+        ax.scatter(path[:, 0], path[:, 1], c=colors, s=9, zorder=2)
+        ax.annotate(
+            "",
+            xy=path[-1],
+            xytext=path[-2],
+            arrowprops={"arrowstyle": "->", "color": colors[-1], "lw": 0.9},
+        )
+        xs += [*path[:, 0], None]
+        ys += [*path[:, 1], None]
+        marker_colors += [*colors, "#000000"]
+        symbols += ["circle"] + ["arrow"] * (len(labels) - 1) + ["circle"]
+        text += [*labels, ""]
+    ax.set_xticks([])
+    ax.set_yticks([])
+    pfig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            line={"color": "#999999", "width": 1},
+            marker={"color": marker_colors, "symbol": symbols, "size": 8, "angleref": "previous"},
+            text=text,
+            hoverinfo="text",
+            showlegend=False,
+        ),
+        row=row,
+        col=col,
+    )
+
+
+def trajectory_figure(
+    coords: pd.DataFrame, conditions: dict[str, ConditionInfo], method: str
+) -> FigurePair | None:
+    """Encoder × effect grid: each test track's path clean → level 1 → … on the 2-D map."""
+    groups = dose_groups(conditions)
+    if coords.empty or not groups:
+        return None
+    encoders = list(coords["encoder"].unique())
+    fig, axes = _grid(len(encoders), len(groups))
+    pfig = _plotly_grid(len(encoders), len(groups), [f"{e}: {g}" for e in encoders for g in groups])
+    for i, encoder in enumerate(encoders):
+        rows = coords[coords["encoder"] == encoder]
+        for j, (group, members) in enumerate(groups.items()):
+            ids = [CLEAN] + [c.id for c in members]
+            paths, _ = _trajectory_points(rows, ids)
+            axes[i, j].scatter(rows["x"], rows["y"], s=2, color="0.9", zorder=0)
+            _draw_paths(axes[i, j], pfig, paths, ids, i + 1, j + 1)
+            axes[i, j].set_title(f"{encoder}: {group}", fontsize=9)
+    caption = (
+        f"{method.upper()} of each encoder's embeddings (layer "
+        f"{coords['layer'].iloc[0]}) for clean and every FX level: one path per test track "
+        "from clean (black dot) through increasing levels (dark → yellow), arrow = direction."
+    )
+    return FigurePair(f"{method.upper()} trajectories: encoder × effect", caption, fig, pfig)
+
+
+def chain_figure(
+    coords: pd.DataFrame, conditions: dict[str, ConditionInfo], method: str
+) -> FigurePair | None:
+    """Per encoder and chain: each track's jump from clean to the chain on the 2-D map."""
+    chains = [c.id for c in conditions.values() if c.kind == "chain"]
+    chains = [c for c in chains if c in set(coords["condition"])] if len(coords) else []
+    if not chains:
+        return None
+    encoders = list(coords["encoder"].unique())
+    fig, axes = _grid(len(encoders), len(chains))
+    pfig = _plotly_grid(len(encoders), len(chains), [f"{e}: {c}" for e in encoders for c in chains])
+    for i, encoder in enumerate(encoders):
+        rows = coords[coords["encoder"] == encoder]
+        for j, chain in enumerate(chains):
+            paths, _ = _trajectory_points(rows, [CLEAN, chain])
+            axes[i, j].scatter(rows["x"], rows["y"], s=2, color="0.9", zorder=0)
+            _draw_paths(axes[i, j], pfig, paths, [CLEAN, chain], i + 1, j + 1)
+            axes[i, j].set_title(f"{encoder}: {chain}", fontsize=9)
+    caption = f"{method.upper()} map: each test track's move from clean (black) to the chain."
+    return FigurePair(f"{method.upper()}: effect chains", caption, fig, pfig)
+
+
+def label_figure(shifts: pd.DataFrame) -> FigurePair | None:
+    """Multi-label: labels × conditions heat map of the change in predicted label rate."""
+    rates = shifts[shifts["quantity"].str.startswith("rate_")] if len(shifts) else shifts
+    if rates.empty:
+        return None
+    sets = list(rates.groupby(["encoder", "probe"]).groups)
+    fig, axes = _figure(6.0 * len(sets), 4.0, 1, len(sets))
+    pfig = _plotly_grid(1, len(sets), [_set_label(*s) for s in sets])
+    for j, (encoder, probe) in enumerate(sets):
+        rows = rates[(rates["encoder"] == encoder) & (rates["probe"] == probe)]
+        grid = rows.pivot(index="quantity", columns="condition", values="shift")
+        grid = grid[rows["condition"].drop_duplicates()]
+        limit = float(np.nanmax(np.abs(grid.to_numpy()))) or 1.0
+        ax = axes[0, j]
+        image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90, fontsize=7)
+        ax.set_yticks(range(grid.shape[0]), [q[5:] for q in grid.index], fontsize=7)
+        ax.set_title(_set_label(encoder, probe), fontsize=9)
+        fig.colorbar(image, ax=ax, label="Δ rate")
+        pfig.add_trace(
+            go.Heatmap(
+                z=grid.to_numpy(),
+                x=list(grid.columns),
+                y=[q[5:] for q in grid.index],
+                colorscale="RdBu",
+                reversescale=True,
+                zmid=0,
+            ),
+            row=1,
+            col=j + 1,
+        )
+    caption = "Change in the share of test tracks each label is predicted for (probability ≥ 0.5)."
+    return FigurePair("Multi-label: predicted label rate shifts", caption, fig, pfig)

@@ -1,0 +1,202 @@
+"""The static report page: tables and figures of one analysis run, readable offline.
+
+Everything the page references is a relative path inside the report folder; no script, style or
+image is fetched from elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from emofx.analysis.findings import Finding
+
+MAIN_QUANTITIES = ("valence", "arousal", "prob_q1", "prob_q2", "prob_q3", "prob_q4")
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    table: str  # HTML
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    name: str
+    title: str
+    caption: str
+    png: str  # relative to the page
+    html: str
+
+
+def _html(table: pd.DataFrame) -> str:
+    return table.to_html(index=False, border=0, na_rep="–", float_format=lambda v: f"{v:.3g}")
+
+
+def _interval(value: float, low: float, high: float, q: float = np.nan, alpha: float = 0.0) -> str:
+    star = "*" if q < alpha else ""
+    return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]{star}"
+
+
+def _in_condition_order(table: pd.DataFrame, conditions: pd.Series) -> pd.DataFrame:
+    """Sort by encoder, probe, then condition in conditions.json order (not alphabetically)."""
+    order = pd.CategoricalDtype(conditions.drop_duplicates().tolist(), ordered=True)
+    return table.sort_values(
+        ["encoder", "probe", "condition"],
+        key=lambda column: column.astype(order) if column.name == "condition" else column,
+    )
+
+
+def clean_performance_section(performance: pd.DataFrame) -> Section | None:
+    if performance.empty:
+        return None
+    clean = performance[performance["condition"] == "clean"]
+    table = clean.pivot(index=["encoder", "probe"], columns="metric", values="value")
+    return Section("Clean performance", _html(table.reset_index()))
+
+
+def performance_delta_section(performance: pd.DataFrame) -> Section | None:
+    rows = performance[performance["condition"] != "clean"] if len(performance) else performance
+    if rows.empty:
+        return None
+    cells = rows.assign(
+        cell=[_interval(r.delta, r.ci_low, r.ci_high) for r in rows.itertuples()]
+    ).pivot(index=["encoder", "probe", "condition"], columns="metric", values="cell")
+    cells = _in_condition_order(cells.reset_index(), rows["condition"])
+    note = "Metric under FX minus clean, [95% paired bootstrap CI]; negative R²/accuracy = worse."
+    return Section("Performance under FX (Δ vs clean)", _html(cells), note)
+
+
+def shift_section(shifts: pd.DataFrame, alpha: float) -> Section | None:
+    rows = shifts[shifts["quantity"].isin(MAIN_QUANTITIES)] if len(shifts) else shifts
+    if rows.empty:
+        return None
+    cells = rows.assign(
+        cell=[
+            _interval(r.shift, r.ci_low, r.ci_high, r.q_value, alpha) + f" r={r.effect_size:+.2f}"
+            for r in rows.itertuples()
+        ]
+    ).pivot(index=["encoder", "probe", "condition"], columns="quantity", values="cell")
+    cells = _in_condition_order(cells.reset_index(), rows["condition"])
+    note = (
+        "Mean paired shift of the prediction vs clean [95% CI], Wilcoxon signed-rank test with BH "
+        "across conditions (* = q < alpha), r = matched-pairs rank-biserial effect size."
+    )
+    return Section("Prediction shifts", _html(cells), note)
+
+
+def share_section(shifts: pd.DataFrame, share_tests: pd.DataFrame) -> Section | None:
+    shares = shifts[shifts["quantity"].str.startswith("share_q")] if len(shifts) else shifts
+    if shares.empty:
+        return None
+    table = shares.pivot(index=["encoder", "probe", "condition"], columns="quantity", values="mean")
+    table = table.rename(columns=lambda q: f"{q} {QUADRANT_LABELS[q]}").reset_index()
+    tests = share_tests[share_tests["scope"] == "condition"].rename(columns={"name": "condition"})
+    table = table.merge(
+        tests[["encoder", "probe", "condition", "chi2", "p_value", "q_value"]],
+        on=["encoder", "probe", "condition"],
+        how="left",
+    )
+    note = "Share of tracks per predicted quadrant; χ² test of the shares vs clean, BH-adjusted."
+    return Section("Predicted quadrant shares", _html(table), note)
+
+
+QUADRANT_LABELS = {
+    "share_q1": "excitement",
+    "share_q2": "anger",
+    "share_q3": "sadness",
+    "share_q4": "calmness",
+}
+
+
+def effect_test_section(dose: pd.DataFrame, share_tests: pd.DataFrame) -> Section | None:
+    parts = []
+    if len(dose):
+        main = dose[dose["quantity"].isin(MAIN_QUANTITIES)]
+        parts.append(
+            main.assign(
+                test="slope per level",
+                value=[_interval(r.slope, r.ci_low, r.ci_high) for r in main.itertuples()],
+            )[["encoder", "probe", "group", "quantity", "test", "value", "p_value"]]
+        )
+    if len(share_tests):
+        effect = share_tests[share_tests["scope"] == "effect"]
+        parts.append(
+            effect.assign(
+                group=effect["name"],
+                quantity="quadrant shares",
+                test="χ² over levels",
+                value=[f"{v:.2f}" for v in effect["chi2"]],
+            )[["encoder", "probe", "group", "quantity", "test", "value", "p_value"]]
+        )
+    if not parts:
+        return None
+    note = "Dose-response: slope of the mean shift per level unit [95% CI over tracks]; χ² of "
+    note += "predicted-quadrant counts over clean + all levels of the effect."
+    return Section("Dose-response per effect", _html(pd.concat(parts)), note)
+
+
+def loudness_section(control: pd.DataFrame) -> Section | None:
+    rows = control[control["quantity"].isin(MAIN_QUANTITIES)] if len(control) else control
+    if rows.empty:
+        return None
+    note = (
+        "Raw condition vs its loudness-matched twin: a shift survives when the twin keeps a "
+        "significant shift in the same direction of at least the configured share of the raw one."
+    )
+    return Section("Loudness control", _html(rows), note)
+
+
+def displacement_section(trajectories: pd.DataFrame) -> Section | None:
+    if trajectories.empty:
+        return None
+    table = trajectories.pivot(index=["encoder", "group"], columns="layer", values="length")
+    layers = trajectories.drop_duplicates("layer").sort_values("layer_index")["layer"]
+    table = table[list(dict.fromkeys(layers))].reset_index()
+    note = "Trajectory length (summed cosine distance clean → level 1 → … → strongest) per layer."
+    return Section("Embedding trajectories", _html(table), note)
+
+
+def render_report(
+    path: Path,
+    *,
+    dataset: str,
+    split: str,
+    n_tracks: int,
+    encoders: list[str],
+    probes: list[str],
+    conditions: list[str],
+    findings: list[Finding],
+    sections: list[Section | None],
+    figures: list[FigureEntry],
+    files: list[str],
+    params,
+) -> Path:
+    """Write the page to ``path`` from the packaged template."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("emofx.analysis", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    html = env.get_template("report.html.j2").render(
+        dataset=dataset,
+        split=split,
+        n_tracks=n_tracks,
+        encoders=encoders,
+        probes=probes,
+        conditions=conditions,
+        findings=findings,
+        sections=[s for s in sections if s is not None],
+        figures=figures,
+        files=files,
+        confidence=round(100 * params.confidence_level),
+        n_bootstrap=params.n_bootstrap,
+        alpha=params.fdr_alpha,
+    )
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,236 @@
+"""How predictions move under each condition, paired per track against ``clean``.
+
+Quantities: continuous outputs (``valence``, ``arousal``, ``prob_q1..4``, ``prob_<label>``) get a
+Wilcoxon signed-rank test, a rank-biserial effect size and a Pitman–Morgan test of spread; binary
+outcomes (``share_q1..4``: predicted quadrant, ``rate_<label>``: label predicted present) get an
+exact McNemar test. Benjamini–Hochberg runs over the conditions of one (encoder, probe, quantity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emofx.analysis.config import AnalysisParams
+from emofx.analysis.loading import (
+    CLEAN,
+    QUADRANT_NAMES,
+    QUADRANT_PROBS,
+    REGRESSION_TARGETS,
+    ConditionInfo,
+    PredictionSet,
+)
+from emofx.analysis.statistics import (
+    chi2_shares,
+    dose_response,
+    fdr,
+    mcnemar_exact,
+    mean_ci,
+    pitman_morgan,
+    signed_rank,
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    name: str
+    binary: bool
+    values: dict[str, np.ndarray]  # condition → per-track values, clean-aligned
+
+
+def predicted_quadrants(frame: pd.DataFrame) -> np.ndarray:
+    """Classifier's quadrant, else the quadrant of the predicted (valence, arousal) signs."""
+    if "pred_quadrant" in frame:
+        return frame["pred_quadrant"].to_numpy().astype(int)
+    v = frame[f"pred_{REGRESSION_TARGETS['valence']}"].to_numpy() >= 0
+    a = frame[f"pred_{REGRESSION_TARGETS['arousal']}"].to_numpy() >= 0
+    return np.select([v & a, ~v & a, ~v & ~a], [1, 2, 3], default=4)
+
+
+def quantities(pset: PredictionSet) -> list[Quantity]:
+    frames = pset.frames
+    out = []
+    if pset.has_regression:
+        for target, column in REGRESSION_TARGETS.items():
+            out.append(Quantity(target, False, _column(frames, f"pred_{column}")))
+    if pset.has_classification:
+        probs = [c for c in QUADRANT_PROBS if c in frames[CLEAN]]
+        out += [Quantity(c, False, _column(frames, c)) for c in probs]
+    if pset.has_classification or pset.has_regression:
+        quadrants = {c: predicted_quadrants(f) for c, f in frames.items()}
+        for q in QUADRANT_NAMES:
+            out.append(Quantity(f"share_q{q}", True, {c: v == q for c, v in quadrants.items()}))
+    for label in pset.label_names:
+        probs = _column(frames, f"prob_{label}")
+        out.append(Quantity(f"prob_{label}", False, probs))
+        out.append(Quantity(f"rate_{label}", True, {c: v >= 0.5 for c, v in probs.items()}))
+    return out
+
+
+def _column(frames: dict[str, pd.DataFrame], column: str) -> dict[str, np.ndarray]:
+    return {c: f[column].to_numpy(np.float64) for c, f in frames.items()}
+
+
+def shift_table(pset: PredictionSet, params: AnalysisParams, seed: int) -> pd.DataFrame:
+    """One row per (condition ≠ clean, quantity): mean paired shift, CI, test, FDR q-value."""
+    rows = []
+    for quantity in quantities(pset):
+        clean = quantity.values[CLEAN].astype(np.float64)
+        family = []
+        for cond, values in quantity.values.items():
+            if cond == CLEAN:
+                continue
+            after = values.astype(np.float64)
+            diff = after - clean
+            low, high = mean_ci(diff, params, seed)
+            row = {
+                "encoder": pset.encoder,
+                "probe": pset.probe,
+                "condition": cond,
+                "quantity": quantity.name,
+                "n": len(diff),
+                "clean_mean": clean.mean(),
+                "mean": after.mean(),
+                "shift": diff.mean(),
+                "ci_low": low,
+                "ci_high": high,
+                "abs_shift": np.abs(diff).mean(),
+            }
+            if quantity.binary:
+                row |= {"p_value": mcnemar_exact(clean, after), "effect_size": np.nan}
+                row |= {"sd_ratio": np.nan, "sd_p_value": np.nan}
+            else:
+                test = signed_rank(diff)
+                ratio, sd_p = pitman_morgan(clean, after)
+                row |= {"p_value": test.p_value, "effect_size": test.rank_biserial}
+                row |= {"sd_ratio": ratio, "sd_p_value": sd_p}
+            family.append(row)
+        q, sd_q = fdr([r["p_value"] for r in family]), fdr([r["sd_p_value"] for r in family])
+        for row, q_value, sd_q_value in zip(family, q, sd_q, strict=True):
+            rows.append(row | {"q_value": q_value, "sd_q_value": sd_q_value})
+    return pd.DataFrame(rows)
+
+
+def dose_groups(conditions: dict[str, ConditionInfo]) -> dict[str, list[ConditionInfo]]:
+    """Single-effect groups (effect × loudness policy) with ≥ 2 numeric levels, sorted by level."""
+    groups: dict[str, list[ConditionInfo]] = {}
+    for c in conditions.values():
+        if c.kind in ("effect", "plugin") and c.level is not None:
+            groups.setdefault(c.group, []).append(c)
+    return {g: sorted(cs, key=lambda c: c.level) for g, cs in groups.items() if len(cs) >= 2}
+
+
+def dose_response_table(
+    pset: PredictionSet,
+    conditions: dict[str, ConditionInfo],
+    params: AnalysisParams,
+    seed: int,
+) -> pd.DataFrame:
+    """Slope of the mean shift over an effect's levels, per quantity, with a track-bootstrap CI."""
+    rows = []
+    for group, members in dose_groups(conditions).items():
+        members = [c for c in members if c.id in pset.frames]
+        if len(members) < 2:
+            continue
+        levels = np.array([c.level for c in members])
+        for quantity in quantities(pset):
+            clean = quantity.values[CLEAN].astype(np.float64)
+            shifts = np.stack([quantity.values[c.id] - clean for c in members], axis=1)
+            value, (low, high), p = dose_response(levels, shifts, params, seed)
+            rows.append(
+                {
+                    "encoder": pset.encoder,
+                    "probe": pset.probe,
+                    "group": group,
+                    "quantity": quantity.name,
+                    "levels": len(levels),
+                    "slope": value,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p_value": p,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def share_tests(
+    pset: PredictionSet, conditions: dict[str, ConditionInfo], params: AnalysisParams
+) -> pd.DataFrame:
+    """Chi-square tests of predicted-quadrant shares: each condition vs clean, and each effect
+    over clean + all its levels (the seed paper's test); BH within each scope."""
+    if not (pset.has_classification or pset.has_regression):
+        return pd.DataFrame()
+    counts = {
+        c: np.bincount(predicted_quadrants(f), minlength=5)[1:] for c, f in pset.frames.items()
+    }
+    rows = []
+    for cond in counts:
+        if cond != CLEAN:
+            rows.append(("condition", cond, *chi2_shares(np.stack([counts[CLEAN], counts[cond]]))))
+    for group, members in dose_groups(conditions).items():
+        ids = [CLEAN] + [c.id for c in members if c.id in counts]
+        if len(ids) > 2:
+            rows.append(("effect", group, *chi2_shares(np.stack([counts[i] for i in ids]))))
+    table = pd.DataFrame(rows, columns=["scope", "name", "chi2", "p_value"])
+    table["q_value"] = table.groupby("scope")["p_value"].transform(lambda p: fdr(p.to_numpy()))
+    table.insert(0, "probe", pset.probe)
+    table.insert(0, "encoder", pset.encoder)
+    return table
+
+
+def shift_magnitudes(pset: PredictionSet) -> dict[str, np.ndarray]:
+    """Per-track size of the whole prediction change vs clean, for every condition ≠ clean.
+
+    Regression: Euclidean length of (Δvalence, Δarousal); classification: total-variation
+    distance of the quadrant probabilities; multi-label: mean |Δprobability| over labels.
+    """
+    frames = pset.frames
+    if pset.has_regression:
+        columns, reduce = [f"pred_{c}" for c in REGRESSION_TARGETS.values()], "norm"
+    elif pset.has_classification:
+        columns, reduce = [c for c in QUADRANT_PROBS if c in frames[CLEAN]], "tv"
+    else:
+        columns, reduce = [f"prob_{n}" for n in pset.label_names], "mean"
+    if not columns:
+        return {}
+    clean = frames[CLEAN][columns].to_numpy(np.float64)
+    out = {}
+    for cond, frame in frames.items():
+        if cond == CLEAN:
+            continue
+        delta = frame[columns].to_numpy(np.float64) - clean
+        if reduce == "norm":
+            out[cond] = np.linalg.norm(delta, axis=1)
+        elif reduce == "tv":
+            out[cond] = 0.5 * np.abs(delta).sum(axis=1)
+        else:
+            out[cond] = np.abs(delta).mean(axis=1)
+    return out
+
+
+def magnitude_table(
+    pset: PredictionSet,
+    conditions: dict[str, ConditionInfo],
+    params: AnalysisParams,
+    seed: int,
+) -> pd.DataFrame:
+    """Mean shift magnitude per condition with a bootstrap CI (compares chains with effects)."""
+    rows = []
+    for cond, values in shift_magnitudes(pset).items():
+        low, high = mean_ci(values, params, seed)
+        info = conditions[cond]
+        rows.append(
+            {
+                "encoder": pset.encoder,
+                "probe": pset.probe,
+                "condition": cond,
+                "kind": info.kind,
+                "loudness": info.loudness,
+                "magnitude": values.mean(),
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    return pd.DataFrame(rows)

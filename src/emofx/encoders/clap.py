@@ -1,0 +1,122 @@
+"""LAION CLAP audio tower (HTS-AT) with its projection, e.g. ``laion/larger_clap_music``.
+
+Only the audio half of the checkpoint is materialised (``ClapAudioModelWithProjection``); the text
+tower's tensors are skipped. Windows are exactly the feature extractor's ``max_length_s`` (10 s)
+or shorter, so its random crop (``rand_trunc`` on longer input) never fires; shorter windows are
+repeat-padded as in training. Fused checkpoints (``enable_fusion``) are refused: their feature
+extractor marks a random item of each batch as "longer", which would leak randomness in.
+
+Layers: the patch embedding and each Swin stage's output before its patch merging (token mean:
+HTS-AT folds time into the image rows, so tokens mix time and frequency), the pooled audio
+embedding, and the L2-normalised projection used for text-audio similarity
+(``ClapModel.get_audio_features``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers import ClapAudioModelWithProjection, ClapConfig, ClapFeatureExtractor
+
+from emofx.encoders.base import Encoder, Pooling
+from emofx.encoders.hf_loading import resolve_model_dir
+
+
+class ClapAudioTower(ClapAudioModelWithProjection):
+    """The audio half of a full ``ClapModel`` checkpoint; its text-side tensors are skipped."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^text_projection\.", r"^logit_scale_"]
+
+
+class ClapCheckpointError(ValueError):
+    """A CLAP checkpoint this encoder cannot run deterministically or faithfully."""
+
+
+def load_clap_audio(
+    model: str, revision: str | None = None
+) -> tuple[ClapAudioTower, ClapFeatureExtractor]:
+    """The frozen audio tower + projection of a CLAP checkpoint and its feature extractor."""
+    directory = resolve_model_dir(
+        model, ("config.json", "preprocessor_config.json"), revision=revision
+    )
+    config = ClapConfig.from_pretrained(directory)
+    if config.audio_config.enable_fusion:
+        raise ClapCheckpointError(
+            f"{directory}: fused CLAP checkpoints (audio_config.enable_fusion=true) are not "
+            f"supported; use an unfused one such as laion/larger_clap_music"
+        )
+    audio, info = ClapAudioTower.from_pretrained(
+        directory, config=config.audio_config, dtype=torch.float32, output_loading_info=True
+    )
+    problems = {k: sorted(info[k]) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if any(problems.values()):
+        raise ClapCheckpointError(
+            f"{directory}: weights do not match the CLAP audio tower: "
+            + "; ".join(f"{k}: {v}" for k, v in problems.items() if v)
+        )
+    extractor = ClapFeatureExtractor.from_pretrained(directory)
+    return audio.eval().requires_grad_(False), extractor
+
+
+class ClapEncoder(Encoder):
+    """CLAP audio-tower stages, pooled embedding and projected embedding per 10-s window."""
+
+    name = "clap"
+    sample_rate = 48_000
+
+    def __init__(
+        self,
+        model: str = "laion/larger_clap_music",
+        revision: str | None = None,
+        window_s: float | None = None,
+        hop_s: float | None = None,
+        pooling: Pooling = "mean",
+        window_batch_size: int = 8,
+    ) -> None:
+        """``window_s`` defaults to the checkpoint's ``max_length_s`` and may not exceed it."""
+        self.source = model
+        self.revision = revision
+        audio, extractor = load_clap_audio(model, revision)
+        max_s = extractor.nb_max_samples / extractor.sampling_rate
+        window_s = max_s if window_s is None else window_s
+        if not 0 < window_s <= max_s:
+            raise ValueError(
+                f"window_s={window_s} must be in (0, {max_s}] for {model}: longer windows would "
+                f"be randomly cropped by the CLAP feature extractor"
+            )
+        super().__init__(window_s, hop_s, pooling, window_batch_size)
+        self.model, self.extractor = audio, extractor
+        self.sample_rate = extractor.sampling_rate
+
+    def _stage_dims(self) -> list[int]:
+        config = self.model.config
+        return [config.patch_embeds_hidden_size * 2**i for i in range(len(config.depths))]
+
+    def layer_names(self) -> list[str]:
+        stages = [f"stage_{i + 1}" for i in range(len(self.model.config.depths))]
+        return ["patch_embed", *stages, "pooled", "projection"]
+
+    def window_layer_dims(self) -> list[int]:
+        config = self.model.config
+        stages = self._stage_dims()
+        return [stages[0], *stages, config.hidden_size, config.projection_dim]
+
+    def describe(self) -> dict:
+        return {**super().describe(), "model": self.source, "revision": self.revision}
+
+    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+        features = self.extractor(
+            list(windows.float().cpu().numpy()),
+            sampling_rate=self.sample_rate,
+            truncation="rand_trunc",  # never crops: windows are at most max_length_s long
+            return_tensors="pt",
+        )["input_features"]
+        out = self.model.audio_model(
+            input_features=features.to(self.device, self.model.dtype),
+            output_hidden_states=True,
+            output_hidden_states_before_downsampling=True,
+        )
+        # one [batch, channels, height, width] map per stage: average over all tokens
+        stages = [state.mean(dim=(2, 3)) for state in out.hidden_states]
+        projected = F.normalize(self.model.audio_projection(out.pooler_output), dim=-1)
+        return [*stages, out.pooler_output, projected]

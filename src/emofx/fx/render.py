@@ -1,0 +1,130 @@
+"""Render a condition on audio, at the sample rate of that audio.
+
+Thread-safe and deterministic: every call builds fresh pedalboard plugins from the condition's
+parameters (plugins keep state and never cross threads), and pedalboard releases the GIL while it
+processes, so a thread pool over clips scales with the cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pedalboard
+
+from emofx.audio import audio_info, load_audio, write_audio
+from emofx.fx.conditions import Condition, Step
+from emofx.fx.effects import get_effect
+from emofx.fx.loudness import integrated_loudness
+
+
+class RenderError(ValueError):
+    """A condition that cannot be rendered on this audio; the message names the condition."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    audio: np.ndarray
+    """float32, the input's shape (or longer by the condition's tail)."""
+    loudness_in_lufs: float
+    loudness_out_lufs: float
+
+    @property
+    def loudness_change_lu(self) -> float:
+        return self.loudness_out_lufs - self.loudness_in_lufs
+
+
+def render(
+    condition: Condition,
+    audio: np.ndarray,
+    sample_rate: float,
+    *,
+    loudness_in_lufs: float | None = None,
+) -> Rendered:
+    """Apply ``condition`` to mono ``[samples]`` or ``[channels, samples]`` float audio.
+
+    The output has the input's length unless the condition keeps tails. ``clean`` returns the
+    input itself. Pass ``loudness_in_lufs`` when the same clip is rendered under many conditions
+    to measure its loudness once. A ``+lufs`` condition scales the output to the input's
+    integrated loudness (BS.1770); its output may then peak above 1.0 (float, not clipped).
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim not in (1, 2) or audio.shape[-1] == 0:
+        raise RenderError(
+            f"{condition.id}: expected non-empty [samples] or [channels, samples] audio, "
+            f"got shape {audio.shape}"
+        )
+    if loudness_in_lufs is None:
+        loudness_in_lufs = integrated_loudness(audio, sample_rate)
+    if condition.kind == "clean":
+        return Rendered(audio, loudness_in_lufs, loudness_in_lufs)
+    out = audio
+    if condition.tail_s:
+        tail = np.zeros((*audio.shape[:-1], int(round(condition.tail_s * sample_rate))), np.float32)
+        out = np.concatenate([audio, tail], axis=-1)
+    try:
+        for step in condition.steps:
+            out = _apply(step, out, sample_rate)
+    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:
+        raise RenderError(f"{condition.id} at {sample_rate:g} Hz: {exc}") from exc
+    loudness_out_lufs = integrated_loudness(out, sample_rate)
+    if condition.loudness_match and loudness_in_lufs != loudness_out_lufs:  # -inf == -inf: silence
+        gain_db = loudness_in_lufs - loudness_out_lufs
+        if not np.isfinite(gain_db):
+            raise RenderError(
+                f"{condition.id}: cannot match loudness {loudness_out_lufs} LUFS to "
+                f"{loudness_in_lufs} LUFS (silence, or shorter than the 0.4 s BS.1770 block)"
+            )
+        out = out * np.float32(10 ** (gain_db / 20))
+        loudness_out_lufs += gain_db  # loudness is linear in gain: no second measurement
+    return Rendered(out, loudness_in_lufs, loudness_out_lufs)
+
+
+def _apply(step: Step, audio: np.ndarray, sample_rate: float) -> np.ndarray:
+    if step.plugin is not None:
+        plugins = [_load_plugin(step.plugin.path, step.plugin.plugin_name, step.params)]
+        return pedalboard.Pedalboard(plugins)(audio, sample_rate)
+    effect = get_effect(step.effect)
+    out = pedalboard.Pedalboard(effect.build(step.params, sample_rate))(audio, sample_rate)
+    return effect.finish(out, step.params)
+
+
+def _load_plugin(
+    path: str, plugin_name: str | None, params: Mapping[str, float | bool | str]
+) -> pedalboard.Plugin:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"plugin file not found: {path}")
+    return pedalboard.load_plugin(path, parameter_values=dict(params), plugin_name=plugin_name)
+
+
+def check_renderable(conditions: list[Condition], sample_rate: float) -> None:
+    """Raise one ``RenderError`` listing every condition that cannot render at ``sample_rate``
+    (an ``eq`` band that closes below this Nyquist, a rate the MP3 encoder lacks, a missing
+    plugin). Renders one second of noise per condition: call it before a long run."""
+    probe = np.random.default_rng(0).uniform(-0.5, 0.5, int(sample_rate)).astype(np.float32)
+    problems = []
+    for condition in conditions:
+        try:
+            render(condition, probe, sample_rate)
+        except RenderError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise RenderError("\n".join(problems))
+
+
+def render_file(
+    condition: Condition,
+    in_path: str | Path,
+    out_path: str | Path,
+    *,
+    sample_rate: int | None = None,
+) -> Rendered:
+    """Render an audio file for listening, all channels, at ``sample_rate`` (default: the
+    file's own rate). The output format follows ``out_path``'s extension."""
+    sample_rate = sample_rate or audio_info(in_path).sample_rate
+    rendered = render(condition, load_audio(in_path, sample_rate, mono=False), sample_rate)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    write_audio(out_path, rendered.audio, sample_rate)
+    return rendered

@@ -1,0 +1,75 @@
+"""The seed report's classical suite: Ridge, Lasso, SVR, RandomForest, GradientBoosting.
+
+Each is a scikit-learn pipeline ``StandardScaler → estimator`` fitted on train rows only. Regression
+and label proportions use the regressors (label outputs clipped to [0, 1]); the quadrant task uses
+each model's classifier counterpart (L2 / L1 logistic regression, SVC, forest, boosting).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge
+from sklearn.multioutput import MultiOutputRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from emofx.probes.config import ClassicalParams, TaskName
+
+CLASSICAL = ("ridge", "lasso", "svr", "random_forest", "gradient_boosting")
+
+
+def classical_estimator(probe: str, task: TaskName, params: ClassicalParams, seed: int):
+    p = params
+    if task == "quadrant":
+        return {
+            "ridge": lambda: LogisticRegression(C=1 / p.ridge_alpha, max_iter=2000),
+            "lasso": lambda: LogisticRegression(
+                C=1 / p.lasso_alpha, l1_ratio=1.0, solver="saga", max_iter=5000, random_state=seed
+            ),
+            "svr": lambda: SVC(C=p.svr_c, probability=True, random_state=seed),
+            "random_forest": lambda: RandomForestClassifier(
+                p.random_forest_trees, n_jobs=p.n_jobs, random_state=seed
+            ),
+            "gradient_boosting": lambda: GradientBoostingClassifier(
+                n_estimators=p.gradient_boosting_trees, random_state=seed
+            ),
+        }[probe]()
+    return {
+        "ridge": lambda: Ridge(alpha=p.ridge_alpha),
+        "lasso": lambda: Lasso(alpha=p.lasso_alpha, max_iter=10_000, random_state=seed),
+        "svr": lambda: MultiOutputRegressor(SVR(C=p.svr_c)),
+        "random_forest": lambda: RandomForestRegressor(
+            p.random_forest_trees, n_jobs=p.n_jobs, random_state=seed
+        ),
+        "gradient_boosting": lambda: MultiOutputRegressor(
+            GradientBoostingRegressor(n_estimators=p.gradient_boosting_trees, random_state=seed)
+        ),
+    }[probe]()
+
+
+def fit_classical(
+    probe: str,
+    task: TaskName,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    params: ClassicalParams,
+    seed: int,
+) -> Pipeline:
+    if probe not in CLASSICAL:
+        raise ValueError(f"unknown classical probe {probe!r} (known: {CLASSICAL})")
+    model = make_pipeline(StandardScaler(), classical_estimator(probe, task, params, seed))
+    return model.fit(x_train, y_train)
+
+
+def predict_classical(task: TaskName, model: Pipeline, x: np.ndarray) -> np.ndarray:
+    if task == "quadrant":
+        return model.predict_proba(x).astype(np.float64)
+    pred = np.asarray(model.predict(x), dtype=np.float64).reshape(len(x), -1)
+    return np.clip(pred, 0.0, 1.0) if task == "labels" else pred

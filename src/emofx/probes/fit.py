@@ -1,0 +1,102 @@
+"""One entry point to fit any probe on one task: the only place that slices rows for fitting.
+
+Fitters receive train rows (and val rows for early stopping only); test rows never reach them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from emofx.embed.store import EmbeddingStore
+from emofx.probes.classical import fit_classical, predict_classical
+from emofx.probes.config import ProbeParams, TaskName
+from emofx.probes.gbt import fit_xgb, predict_xgb, val_loss
+from emofx.probes.mlp import MlpConfig, MlpSplit, eval_loss, fit_mlp, predict_mlp
+from emofx.probes.tasks import TaskData
+
+LayerChoice = int | Literal["weighted"]
+
+
+def load_features(store: EmbeddingStore, condition: str, layer: LayerChoice) -> np.ndarray:
+    """``[n, dim]`` for one layer; ``[n, n_layers, max_dim]`` (zero-padded) for ``weighted``."""
+    if layer == "weighted":
+        return np.asarray(store.load(condition), dtype=np.float32)
+    return np.asarray(store.load(condition, layer), dtype=np.float32)
+
+
+@dataclass
+class FittedProbe:
+    probe: str
+    task: TaskName
+    model: Any
+    info: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs ``[n, k]``: values, class probabilities or label probabilities."""
+        if self.probe == "mlp":
+            return predict_mlp(self.model, x)
+        if self.probe == "xgboost":
+            return predict_xgb(self.task, self.model, x)
+        return predict_classical(self.task, self.model, x)
+
+
+def fit_probe(
+    probe: str,
+    data: TaskData,
+    x: np.ndarray,
+    params: ProbeParams,
+    seed: int,
+    *,
+    overrides: dict[str, Any] | None = None,
+    callbacks: list | None = None,
+    logger=None,
+) -> FittedProbe:
+    """Fit ``probe`` on the train rows of ``x`` (aligned with ``data``); val only for stopping.
+
+    ``overrides`` are hyperparameters (an Optuna trial's); ``callbacks`` are the probe library's
+    (Lightning or XGBoost) callbacks, e.g. a pruning callback; ``logger`` a Lightning logger.
+    """
+    tr, va = data.mask("train"), data.mask("val")
+    if probe == "mlp":
+        config = MlpConfig.load(params.mlp, overrides)
+        x3 = x if x.ndim == 3 else x[:, None, :]
+        val = MlpSplit(x3[va], data.y[va])
+        model = fit_mlp(
+            config,
+            data.task,
+            data.outputs,
+            MlpSplit(x3[tr], data.y[tr]),
+            val,
+            seed,
+            callbacks=callbacks,
+            logger=logger,
+        )
+        info = {
+            "epochs": float(model.current_epoch),
+            "global_step": float(model.global_step),
+            "val_loss": eval_loss(model, val),
+        }
+        if x3.shape[1] > 1:
+            info |= {f"layer_weight_{i}": float(w) for i, w in enumerate(model.layer_weights())}
+        return FittedProbe(probe, data.task, model, info)
+    if x.ndim != 2:
+        raise ValueError(f"probe {probe!r} takes one layer; layer_mode 'weighted' is MLP-only")
+    if probe == "xgboost":
+        model = fit_xgb(
+            data.task,
+            x[tr],
+            data.y[tr],
+            x[va],
+            data.y[va],
+            params.xgboost,
+            seed,
+            callbacks=callbacks,
+            **(overrides or {}),
+        )
+        info = {"best_iteration": float(model.best_iteration), "val_loss": val_loss(model, data.task)}
+        return FittedProbe(probe, data.task, model, info)
+    model = fit_classical(probe, data.task, x[tr], data.y[tr], params.classical, seed)
+    return FittedProbe(probe, data.task, model)

@@ -1,0 +1,69 @@
+"""Tiny embedding stores and manifests for the probe tests, written in the store's file format.
+
+Layer ``mid`` (index 1) carries the signal: valence/arousal are linear in its first features, the
+quadrant follows their signs and three label proportions are logistic in them. Layers ``low`` and
+``high`` are noise, so a layer sweep must pick ``mid``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+LAYERS = ["low", "mid", "high"]
+DIMS = [8, 6, 4]
+LABELS = ["calm", "dark", "joy"]
+
+
+def write_store(
+    root: Path,
+    n: int = 72,
+    seed: int = 0,
+    conditions: tuple[str, ...] = ("clean", "reverb@3"),
+) -> tuple[Path, pd.DataFrame]:
+    """``root/<encoder=tiny>`` store and its manifest (splits 60/20/20 %, every quadrant in train)."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=(n, DIMS[1]))
+    valence = np.tanh(0.8 * signal[:, 0] + 0.3 * signal[:, 1] + 0.1 * rng.normal(size=n))
+    arousal = np.tanh(0.8 * signal[:, 2] - 0.3 * signal[:, 3] + 0.1 * rng.normal(size=n))
+    quadrant = np.select(
+        [(valence >= 0) & (arousal >= 0), (valence < 0) & (arousal >= 0), (valence < 0)],
+        [1, 2, 3],
+        4,
+    )
+    logits = np.stack([-2 * arousal, -2 * valence, 2 * valence + arousal], axis=1)
+    labels = 1 / (1 + np.exp(-logits))
+    split = np.where(np.arange(n) % 5 < 3, "train", np.where(np.arange(n) % 5 == 3, "val", "test"))
+    ids = [f"t{i:03d}" for i in range(n)]
+    store = root / "tiny"
+    store.mkdir(parents=True)
+    for c, condition in enumerate(conditions):
+        arr = np.zeros((n, len(LAYERS), max(DIMS)), dtype=np.float32)
+        arr[:, 0, : DIMS[0]] = rng.normal(size=(n, DIMS[0]))
+        arr[:, 1, : DIMS[1]] = signal + 0.2 * c * rng.normal(size=signal.shape)
+        arr[:, 2, : DIMS[2]] = rng.normal(size=(n, DIMS[2]))
+        np.save(store / f"{condition}.npy", arr)
+    pd.DataFrame({"track_id": ids, "split": split}).to_parquet(store / "index.parquet")
+    meta = {
+        "encoder": "tiny",
+        "layer_names": LAYERS,
+        "layer_dims": DIMS,
+        "conditions": list(conditions),
+        "n_tracks": n,
+        "inputs_hash": f"tiny-{seed}-{n}",
+    }
+    (store / "meta.json").write_text(json.dumps(meta))
+    manifest = pd.DataFrame(
+        {
+            "track_id": ids,
+            "split": split,
+            "valence_norm": valence,
+            "arousal_norm": arousal,
+            "quadrant": pd.array(quadrant, dtype="Int64"),
+            "labels": [json.dumps(dict(zip(LABELS, row.round(4).tolist()))) for row in labels],
+        }
+    )
+    return store, manifest

@@ -1,0 +1,246 @@
+"""Tiny random checkpoints written in the official on-disk formats of the Hugging Face encoders.
+
+Each writer builds a randomly initialised transformers model, writes it the way the published
+checkpoint is laid out (config.json + weights with the real key names + preprocessor_config.json)
+and returns the in-memory model, so a test can compare the loading code's outputs with a forward
+pass of the very same weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tokenizers.pre_tokenizers import ByteLevel
+from transformers import (
+    ClapConfig,
+    ClapFeatureExtractor,
+    ClapModel,
+    HubertConfig,
+    HubertModel,
+    Qwen2AudioConfig,
+    Qwen2AudioForConditionalGeneration,
+    Qwen2Tokenizer,
+    Wav2Vec2FeatureExtractor,
+    WhisperFeatureExtractor,
+)
+
+# --- MERT-v1 ----------------------------------------------------------------------------------
+TINY_MERT = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    conv_dim=[16, 16, 16],
+    conv_kernel=[10, 3, 3],
+    conv_stride=[5, 2, 2],
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+)
+# m-a-p/MERT-v1-95M's architecture (its config.json), for full-size benchmarks with random weights.
+MERT_V1_95M = dict(
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    conv_dim=[512] * 7,
+    conv_kernel=[10, 3, 3, 3, 3, 2, 2],
+    conv_stride=[5, 2, 2, 2, 2, 2, 2],
+    num_conv_pos_embeddings=128,
+    num_conv_pos_embedding_groups=16,
+)
+# MERT-v1-330M differs in these (pre-LN transformer, layer-normed CNN): used for the 25-layer case.
+MERT_V1_330M_STYLE = dict(do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=True)
+MERT_EXTRA_FIELDS = dict(
+    feature_extractor_cqt=False,
+    feature_extractor_cqt_bins=336,
+    deepnorm=False,
+    attention_relax=-1.0,
+    sample_rate=24000,
+)
+
+
+def write_mert(
+    directory: Path,
+    arch: dict | None = None,
+    *,
+    weights: str = "safetensors",
+    mert_fields: dict | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+    seed: int = 0,
+) -> HubertModel:
+    """A MERT-v1 folder: MERTConfig config.json, Wav2Vec2 preprocessor, MERTModel weights.
+
+    ``MERTModel`` subclasses ``HubertModel`` with the same module names and no prefix; its
+    positional conv weight norm is stored as ``weight_g``/``weight_v`` (pre-parametrization torch).
+    ``weights`` is ``"safetensors"`` (model.safetensors) or ``"bin"`` (pytorch_model.bin, as on the
+    Hub for MERT-v1).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = HubertConfig(**(TINY_MERT if arch is None else arch))
+    model = HubertModel(config).eval()
+    fields = {
+        **config.to_dict(),
+        **MERT_EXTRA_FIELDS,
+        **(mert_fields or {}),
+        "model_type": "mert_model",
+        "architectures": ["MERTModel"],
+        "auto_map": {
+            "AutoConfig": "configuration_MERT.MERTConfig",
+            "AutoModel": "modeling_MERT.MERTModel",
+        },
+    }
+    (directory / "config.json").write_text(json.dumps(fields, indent=2))
+    Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=fields["sample_rate"],
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    ).save_pretrained(directory)
+    state = {
+        key.replace("parametrizations.weight.original0", "weight_g").replace(
+            "parametrizations.weight.original1", "weight_v"
+        ): value.contiguous()
+        for key, value in model.state_dict().items()
+    }
+    state.update(extra_tensors or {})
+    if weights == "safetensors":
+        save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
+    else:
+        torch.save(state, directory / "pytorch_model.bin")
+    return model
+
+
+# --- CLAP ---------------------------------------------------------------------------------------
+TINY_CLAP_AUDIO = dict(
+    spec_size=128,
+    num_mel_bins=32,
+    patch_size=4,
+    patch_stride=[4, 4],
+    window_size=4,
+    depths=[1, 1, 1, 1],
+    num_attention_heads=[1, 2, 2, 4],
+    patch_embeds_hidden_size=8,
+    hidden_size=64,
+    enable_fusion=False,
+)
+TINY_CLAP_TEXT = dict(
+    vocab_size=64,
+    hidden_size=16,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=40,
+)
+# laion/larger_clap_music preprocessor settings, with a 2-s window and 32 mel bands for speed.
+TINY_CLAP_FEATURES = dict(
+    feature_size=32,
+    sampling_rate=48000,
+    hop_length=480,
+    max_length_s=2,
+    fft_window_size=1024,
+    frequency_min=50,
+    frequency_max=14000,
+    truncation="rand_trunc",
+    padding="repeatpad",
+)
+
+
+def write_clap(directory: Path, audio: dict | None = None, *, seed: int = 0) -> ClapModel:
+    """A laion CLAP folder (ClapModel: text + audio towers, projections, logit scales)."""
+    torch.manual_seed(seed)
+    config = ClapConfig(
+        audio_config={**TINY_CLAP_AUDIO, **(audio or {})},
+        text_config=TINY_CLAP_TEXT,
+        projection_dim=16,
+    )
+    model = ClapModel(config).eval()
+    model.save_pretrained(directory)
+    ClapFeatureExtractor(**TINY_CLAP_FEATURES).save_pretrained(directory)
+    return model
+
+
+# --- Qwen2-Audio --------------------------------------------------------------------------------
+TINY_QWEN2_AUDIO_ENCODER = dict(
+    model_type="qwen2_audio_encoder",
+    d_model=32,
+    encoder_layers=2,
+    encoder_attention_heads=4,
+    encoder_ffn_dim=64,
+    num_mel_bins=128,
+    max_source_positions=50,  # 100 mel frames = 1 s (the real model: 1500 = 30 s)
+)
+TINY_QWEN2_TEXT = dict(
+    model_type="qwen2",
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=64,
+    vocab_size=264,  # 256 byte tokens + 4 special tokens, rounded up
+)
+QWEN2_AUDIO_SPECIAL_TOKENS = ["<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"]
+
+
+def tiny_qwen2_tokenizer() -> Qwen2Tokenizer:
+    """Byte-level BPE without merges: one token per byte, plus Qwen2-Audio's special tokens."""
+    vocab = {char: i for i, char in enumerate(sorted(ByteLevel.alphabet()))}
+    return Qwen2Tokenizer(
+        vocab=vocab, merges=[], additional_special_tokens=QWEN2_AUDIO_SPECIAL_TOKENS
+    )
+
+
+def write_qwen2_audio(
+    directory: Path, *, seed: int = 0
+) -> tuple[Qwen2AudioForConditionalGeneration, dict]:
+    """A Qwen2-Audio-7B-style folder: processor files, three shards + the shard index.
+
+    Keys use the checkpoint's names (``audio_tower.*``, ``multi_modal_projector.*``,
+    ``language_model.model.*``, ``language_model.lm_head.*``). The audio tower is split over the
+    first two shards; the third holds only language-model tensors. Returns the model and the
+    index's ``weight_map``.
+    """
+    torch.manual_seed(seed)
+    tokenizer = tiny_qwen2_tokenizer()
+    config = Qwen2AudioConfig(
+        audio_config=TINY_QWEN2_AUDIO_ENCODER,
+        text_config=TINY_QWEN2_TEXT,
+        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+    )
+    model = Qwen2AudioForConditionalGeneration(config).eval()
+    model.save_pretrained(directory)  # transformers writes the checkpoint's own key names
+    single = directory / "model.safetensors"
+    state = load_file(single)
+    single.unlink()
+    audio = sorted(k for k in state if k.startswith("audio_tower."))
+    rest = sorted(k for k in state if not k.startswith("audio_tower."))
+    language = [k for k in rest if k.startswith("language_model.")]
+    shards = {
+        "model-00001-of-00003.safetensors": audio[: len(audio) // 2],
+        "model-00002-of-00003.safetensors": audio[len(audio) // 2 :]
+        + [k for k in rest if k not in language]
+        + language[:2],
+        "model-00003-of-00003.safetensors": language[2:],
+    }
+    weight_map = {}
+    for name, keys in shards.items():
+        save_file({k: state[k] for k in keys}, directory / name, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(keys, name))
+    total = sum(t.numel() * t.element_size() for t in state.values())
+    index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    extractor = WhisperFeatureExtractor(
+        feature_size=128,
+        sampling_rate=16000,
+        hop_length=160,
+        chunk_length=1,
+        n_fft=400,
+        return_attention_mask=True,
+    )
+    extractor.save_pretrained(directory)  # preprocessor_config.json, as in the published repo
+    tokenizer.save_pretrained(directory)
+    return model, weight_map
