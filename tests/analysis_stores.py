@@ -58,14 +58,19 @@ def condition_specs(
                         "hash": f"{name}{level}{loudness}",
                     }
                 )
-    for chain in chains:
+    for i, chain in enumerate(chains):
         steps = [
-            {"name": n, "level": 8, "params": {"amount": 0.8}}
+            {"name": n, "level": 8 + i, "params": {"amount": (8 + i) / 10}}
             for n in ("distortion", "reverb", "chorus")
         ]
         specs.append(
-            {"id": f"chain:{chain}", "kind": "chain", "effects": steps, "loudness": "none",
-             "hash": chain}  # fmt: skip
+            {
+                "id": f"chain:{chain}",
+                "kind": "chain",
+                "effects": steps,
+                "loudness": "none",
+                "hash": chain,
+            }  # fmt: skip
         )
     return specs
 
@@ -75,7 +80,11 @@ def _planted(spec: dict) -> tuple[float, float, float, float]:
     dv = da = spread = db = 0.0
     for step in spec["effects"]:
         (sv, sa), sp = EFFECT_MODEL[step["name"]]
-        dv, da, spread = dv + sv * step["level"], da + sa * step["level"], spread + sp * step["level"]
+        dv, da, spread = (
+            dv + sv * step["level"],
+            da + sa * step["level"],
+            spread + sp * step["level"],
+        )
         if step["name"] == "gain":
             db += step["level"]
     if spec["loudness"] == "match":
@@ -90,7 +99,7 @@ def write_stores(
     seed: int = 0,
     effects: dict[str, list[int]] | None = None,
     matched: tuple[str, ...] = ("gain",),
-    chains: tuple[str, ...] = ("u2",),
+    chains: tuple[str, ...] = ("u2", "pink_floyd", "rage_against_the_machine"),
     encoders: dict[str, list[tuple[str, int]]] | None = None,
     tasks: tuple[str, ...] = ("regression",),
 ) -> Paths:
@@ -205,8 +214,12 @@ def _write_embeddings(
             np.save(store / f"{spec['id']}.npy", array)
             rows.append(
                 pd.DataFrame(
-                    {"track_id": ids, "condition": spec["id"], "lufs_in": lufs_in,
-                     "lufs_out": lufs_in + db}  # fmt: skip
+                    {
+                        "track_id": ids,
+                        "condition": spec["id"],
+                        "lufs_in": lufs_in,
+                        "lufs_out": lufs_in + db,
+                    }  # fmt: skip
                 )
             )
         pd.DataFrame({"track_id": ids}).to_parquet(store / "index.parquet")

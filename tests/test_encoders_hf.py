@@ -7,6 +7,7 @@ through transformers. The Hub is offline throughout (HF_HUB_OFFLINE, an empty ca
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import shutil
@@ -325,11 +326,15 @@ def test_qwen2_audio_decoder_mode_averages_the_last_hidden_state(tiny_qwen, monk
     inputs = AutoProcessor.from_pretrained(directory)(
         text=[prompt] * 2, audio=list(windows.numpy()), sampling_rate=16_000, return_tensors="pt"
     )
-    assert (inputs["input_ids"] == reference.config.audio_token_id).sum() == 2 * 25  # 100 mel frames -> 25 tokens
+    assert (
+        inputs["input_ids"] == reference.config.audio_token_id
+    ).sum() == 2 * 25  # 100 mel frames -> 25 tokens
+    reference_bf16 = copy.deepcopy(reference.model).to(torch.bfloat16)  # the encoder runs bf16
     with torch.no_grad():
-        last = reference.model(**inputs).last_hidden_state.float()
-    torch.testing.assert_close(out, last.mean(1), atol=2e-2, rtol=0)  # bf16 model vs float32
-    assert encoder.describe()["prompt"] == prompt
+        last = reference_bf16(**inputs).last_hidden_state.float()
+    # from_pretrained keeps the rotary inv_freq buffer in float32, .to(bfloat16) does not
+    torch.testing.assert_close(out, last.mean(1), atol=1e-3, rtol=0)
+    assert out.abs().max() > 0.1
 
 
 # --- Hub ids, offline ---------------------------------------------------------------------------

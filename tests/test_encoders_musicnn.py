@@ -236,10 +236,10 @@ def test_download_lands_in_cache_only_with_the_right_sha256(tmp_path, monkeypatc
     source = tmp_path / "upstream.pth"
     source.write_bytes(b"checkpoint bytes")
     good = hashlib.sha256(source.read_bytes()).hexdigest()
-    spec = weights.WeightsSpec("demo", "demo.pth", "weights_path", source.as_uri(), good)
+    spec = weights.WeightsSpec("demo", "demo.pth", url=source.as_uri(), sha256=good)
     assert weights.resolve_weights(spec).read_bytes() == b"checkpoint bytes"
 
-    bad = weights.WeightsSpec("bad", "bad.pth", "weights_path", source.as_uri(), "0" * 64)
+    bad = weights.WeightsSpec("bad", "bad.pth", url=source.as_uri(), sha256="0" * 64)
     with pytest.raises(weights.WeightsNotFoundError, match="invalid hash value"):
         weights.resolve_weights(bad)
     assert not (weights.user_cache_dir() / "bad.pth").exists()

@@ -170,3 +170,42 @@ def test_conditions_file_must_start_with_clean(tmp_path):
 def test_condition_rejects_kind_that_disagrees_with_its_id():
     with pytest.raises(ValueError, match="disagree with its id"):
         Condition(id="reverb@3+lufs", kind="effect", steps=resolve_condition("reverb@3").steps)
+
+
+def test_plugin_presets_become_conditions(tmp_path):
+    plugin_file = tmp_path / "tal.vst3"
+    plugin_file.write_bytes(b"not really a plugin")
+    params = parse_fx_params(
+        {
+            "effects": ["gain"],
+            "levels": [5],
+            "chains": [],
+            "loudness_match": ["tal"],
+            "plugins": [
+                {"name": "tal", "path": str(plugin_file), "presets": {"hall": {"size": 0.8}}}
+            ],
+        }
+    )
+    conditions = build_conditions(params)
+    assert [c.id for c in conditions] == [
+        "clean",
+        "gain@5",
+        "plugin:tal@hall",
+        "plugin:tal@hall+lufs",
+    ]
+    (step,) = conditions[2].steps
+    assert (step.effect, step.params, step.plugin.path) == (
+        "plugin",
+        {"size": 0.8},
+        str(plugin_file),
+    )
+    with pytest.raises(ValueError, match=r"plugin 'tal' has no preset 'room'"):
+        resolve_condition("plugin:tal@room", params)
+
+
+def test_conditions_file_with_an_unknown_effect_is_rejected(tmp_path):
+    path = tmp_path / "conditions.json"
+    save_conditions(build_conditions(parse_fx_params({"effects": ["reverb"], "levels": [3]})), path)
+    path.write_text(path.read_text().replace('"effect": "reverb"', '"effect": "flanger"'))
+    with pytest.raises(ValueError, match=r"conditions\[1\]\.steps\[0\]: unknown effect 'flanger'"):
+        load_conditions(path)

@@ -196,3 +196,13 @@ def test_render_file_keeps_channels_and_the_files_rate(tmp_path):
     info = audio_info(tmp_path / "o.wav")
     assert (info.sample_rate, info.channels, info.frames) == (24000, 2, 24000)
     assert rendered.audio.shape == (2, 24000)
+
+
+def test_unloadable_plugin_is_a_render_error_naming_the_condition(tmp_path):
+    plugin_file = tmp_path / "broken.vst3"
+    plugin_file.write_bytes(b"not really a plugin")
+    params = parse_fx_params(
+        {"plugins": [{"name": "broken", "path": str(plugin_file), "presets": {"a": {}}}]}
+    )
+    with pytest.raises(RenderError, match=r"^plugin:broken@a at 16000 Hz: "):
+        render(resolve_condition("plugin:broken@a", params), np.zeros(16000, np.float32), 16000)

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from emofx.audio import load_audio, write_audio
+from emofx.data_versioning import dataset_hash
 from emofx.datasets.config import DatasetParams
 from emofx.datasets.manifest import MANIFEST_COLUMNS
 from emofx.prepare import (
@@ -54,6 +55,9 @@ def test_manifest_and_rejected_files_are_written(prepared):
     assert tuple(on_disk.columns) == MANIFEST_COLUMNS
     pd.testing.assert_frame_equal(on_disk, manifest)
     assert len(manifest) == 10 and (manifest["dataset"] == "deam-mini").all()
+    assert on_disk.attrs["dataset"] == "deam-mini" and on_disk.attrs["format"] == "deam"
+    assert on_disk.attrs["data_hash"] == dataset_hash(DEAM_MINI)
+    assert on_disk.attrs["data_hash"].endswith(".dir")
     assert set(manifest["split"]) == {"train", "val", "test"}
     assert (manifest.groupby("group_id")["split"].nunique() == 1).all()
     rejected = pd.read_csv(out / "rejected.csv", dtype=str)
@@ -77,11 +81,13 @@ def test_cache_holds_the_trimmed_mono_audio_at_each_rate(prepared):
 @needs_deam_mini
 def test_same_seed_same_splits_and_too_many_rejections_raise(tmp_path, prepared):
     _, first = prepared
-    again = prepare(deam_params(workers=1), tmp_path / "a", [8000], seed=7)
+    again = prepare(deam_params(workers=1), tmp_path / "a", [8000], seed=7, data_hash="h.dir")
     assert again["split"].equals(first["split"])
+    assert pd.read_parquet(tmp_path / "a" / "manifest.parquet").attrs["data_hash"] == "h.dir"
     with pytest.raises(TooManyRejectedError, match=r"1792 of 1802 .*missing audio.*rejected.csv"):
         prepare(deam_params(max_rejected_fraction=0.5), tmp_path / "b", [8000], seed=7)
     assert (tmp_path / "b" / "rejected.csv").is_file()  # written before raising, for inspection
+    assert not (tmp_path / "b" / "audio").exists()  # failed before spending time on decoding
 
 
 @needs_deam_mini

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import warnings
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +148,7 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
     ):
         for name in encoders:
             config = EncoderConfig.from_yaml(params.embed.config_path(name))
-            with nested_run(f"embed/{name}", {"emofx.encoder": name}):
-                mlflow.log_params({"config." + k: v for k, v in _flat(config.model).items()})
+            with nested_run(f"embed/{name}", {"emofx.encoder": name}) as run:
                 result = embed_dataset(
                     config,
                     manifest,
@@ -159,6 +158,9 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
                     seed=params.seed,
                     data_hash=data_hash,
                 )
+                if run is None:  # a DDP worker process: rank 0 records the run
+                    continue
+                mlflow.log_params({"config." + k: v for k, v in _flat(config.model).items()})
                 mlflow.log_dict(result.store.meta(), "meta.json")
                 mlflow.log_metrics(
                     {

@@ -63,12 +63,18 @@ def load_prepared_audio(out_dir: str | Path, sample_rate: int, track_id: str) ->
 
 
 def prepare(
-    params: DatasetParams, out_dir: str | Path, sample_rates: Sequence[int], seed: int
+    params: DatasetParams,
+    out_dir: str | Path,
+    sample_rates: Sequence[int],
+    seed: int,
+    *,
+    data_hash: str | None = None,
 ) -> pd.DataFrame:
     """Load, filter, decode, split and write the dataset; return the manifest.
 
     The manifest's ``attrs`` (also in the parquet file) carry ``dataset``, ``format`` and
-    ``data_hash`` (the DVC hash of ``params.root``, see :func:`emofx.data_versioning.dataset_hash`).
+    ``data_hash`` (the DVC hash of ``params.root``: ``data_hash`` when the caller already has it,
+    else :func:`emofx.data_versioning.dataset_hash`).
 
     Raises :class:`TooManyRejectedError` (after writing ``rejected.csv``) when the rejected share
     of all items exceeds ``params.max_rejected_fraction``.
@@ -88,6 +94,8 @@ def prepare(
         for i, reason in too_short.items()
     ]
     manifest = manifest.drop(index=list(too_short))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_rejected(rejected, len(manifest), out_dir, params)  # fail before decoding if hopeless
 
     failures = _decode_all(manifest, Path(params.root), out_dir, sample_rates, params)
     rejected += [
@@ -95,33 +103,45 @@ def prepare(
         for i, reason in failures.items()
     ]
     manifest = manifest.drop(index=list(failures))
+    table = _write_rejected(rejected, len(manifest), out_dir, params)
     manifest["split"] = _splits(manifest, strata.loc[manifest.index], params, seed)
     manifest = coerce_manifest(manifest)
     # lineage travels with the manifest (parquet metadata; pandas restores it as ``attrs``)
     manifest.attrs = {
         "dataset": params.name,
         "format": params.format,
-        "data_hash": dataset_hash(params.root),
+        "data_hash": data_hash or dataset_hash(params.root),
     }
-
-    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{MANIFEST_FILE}.tmp"
     manifest.to_parquet(tmp, index=False)
     os.replace(tmp, out_dir / MANIFEST_FILE)
+    _print_summary(params.name, manifest["split"], table)
+    return manifest
+
+
+def _write_rejected(
+    rejected: list[RejectedItem], n_kept: int, out_dir: Path, params: DatasetParams
+) -> pd.DataFrame:
+    """Write ``rejected.csv``; raise when the rejected share exceeds the configured maximum."""
     table = rejected_frame(rejected)
     table.to_csv(out_dir / REJECTED_FILE, index=False)
-    _print_summary(params.name, manifest, table)
-
-    total = len(manifest) + len(table)
+    total = n_kept + len(table)
     fraction = len(table) / total if total else 1.0
     if fraction > params.max_rejected_fraction:
-        reasons = table["reason"].str.split(":").str[0].value_counts().head(3)
+        _print_summary(params.name, pd.Series(["(not split)"] * n_kept), table)
+        reasons = _reason_counts(table).head(3)
+        listed = ", ".join(f"{reason} ×{count}" for reason, count in reasons.items())
         raise TooManyRejectedError(
             f"dataset {params.name!r}: {len(table)} of {total} items rejected "
             f"({fraction:.1%} > max_rejected_fraction {params.max_rejected_fraction:.1%}); "
-            f"top reasons: {dict(reasons)}; see {out_dir / REJECTED_FILE}"
+            f"top reasons: {listed}; see {out_dir / REJECTED_FILE}"
         )
-    return manifest
+    return table
+
+
+def _reason_counts(table: pd.DataFrame) -> pd.Series:
+    """Rejections per reason kind (the text before the first ':')."""
+    return table["reason"].str.split(":").str[0].value_counts()
 
 
 def _too_short(manifest: pd.DataFrame, params: DatasetParams) -> dict[int, str]:
@@ -180,9 +200,8 @@ def _decode_all(
     else:  # one worker: skip the process start-up cost
         executor = ThreadPoolExecutor(max_workers=1)
     failures = {}
-    with executor, Progress(transient=True) as progress:
-        task = progress.add_task(f"decoding {params.name}", total=len(manifest))
-        futures = {
+    with executor:
+        futures = {  # submitted (workers forked) before the progress bar starts its thread
             executor.submit(
                 _decode_track,
                 root / row.audio_path,
@@ -192,11 +211,13 @@ def _decode_all(
             ): i
             for i, row in manifest.iterrows()
         }
-        for future in as_completed(futures):
-            error = future.result()
-            if error is not None:
-                failures[futures[future]] = error
-            progress.advance(task)
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"decoding {params.name}", total=len(futures))
+            for future in as_completed(futures):
+                error = future.result()
+                if error is not None:
+                    failures[futures[future]] = error
+                progress.advance(task)
     return failures
 
 
@@ -224,14 +245,13 @@ def _splits(
     return given
 
 
-def _print_summary(name: str, manifest: pd.DataFrame, rejected: pd.DataFrame) -> None:
+def _print_summary(name: str, splits: pd.Series, rejected: pd.DataFrame) -> None:
     table = Table(title=f"prepare {name}")
     table.add_column("status")
     table.add_column("detail")
     table.add_column("items", justify="right")
-    for split, count in manifest["split"].value_counts().items():
+    for split, count in splits.value_counts().items():
         table.add_row("kept", str(split), str(count))
-    reasons = rejected["reason"].str.split(":").str[0].value_counts()
-    for reason, count in reasons.items():
+    for reason, count in _reason_counts(rejected).items():
         table.add_row("rejected", str(reason), str(count))
     Console(stderr=True).print(table)

@@ -76,6 +76,12 @@ def lineage_tags(
     return tags
 
 
+def is_rank_zero() -> bool:
+    """False in the extra processes that Lightning's DDP launcher starts (they re-run the command;
+    only rank 0 may open runs, or every stage would be recorded once per process)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 @contextmanager
 def stage_run(
     stage: str,
@@ -85,8 +91,14 @@ def stage_run(
     data_hashes: Mapping[str, str] | None = None,
     tracking_uri: str = DEFAULT_TRACKING_URI,
     artifact_root: str = DEFAULT_ARTIFACT_ROOT,
-) -> Iterator[mlflow.ActiveRun]:
-    """The parent run of one stage invocation; params are logged flattened (``a.b.c``)."""
+) -> Iterator[mlflow.ActiveRun | None]:
+    """The parent run of one stage invocation; params are logged flattened (``a.b.c``).
+
+    Yields ``None`` (and records nothing) in DDP worker processes other than rank 0.
+    """
+    if not is_rank_zero():
+        yield None
+        return
     configure(tracking_uri)
     exp = experiment_id(dataset, artifact_root)
     mlflow.set_experiment(
@@ -100,8 +112,13 @@ def stage_run(
 
 
 @contextmanager
-def nested_run(name: str, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
-    """A child of the active run, inheriting its lineage tags."""
+def nested_run(
+    name: str, tags: Mapping[str, str] | None = None
+) -> Iterator[mlflow.ActiveRun | None]:
+    """A child of the active run, inheriting its lineage tags (``None`` off rank 0)."""
+    if not is_rank_zero():
+        yield None
+        return
     parent = mlflow.active_run()
     inherited, experiment = {}, None
     if parent is not None:

@@ -80,18 +80,31 @@ def dose_figure(
     title: str,
     caption: str,
 ) -> FigurePair | None:
-    """Dose-response curves: one panel per (encoder/probe row, panel value), one line per effect
-    group, ``value`` with its CI over levels; y = 0 is clean."""
+    """Dose-response curves: a row per encoder/probe with a panel per ``panels`` value it has,
+    one line per effect group: ``value`` with its CI over levels; y = 0 is clean."""
     groups = dose_groups(conditions)
-    if table.empty or not groups or not panels:
+    if table.empty or not groups:
         return None
-    sets = list(table.groupby(["encoder", "probe"]).groups)
-    fig, axes = _grid(len(sets), len(panels))
-    titles = [f"{_set_label(*s)}: {p}" for s in sets for p in panels]
-    pfig = _plotly_grid(len(sets), len(panels), titles)
-    for i, (encoder, probe) in enumerate(sets):
+    table = table[table[panel_column].isin(panels)]
+    per_set = {
+        key: [p for p in panels if p in set(rows[panel_column])]
+        for key, rows in table.groupby(["encoder", "probe"])
+    }
+    if not per_set:
+        return None
+    n_cols = max(len(p) for p in per_set.values())
+    fig, axes = _grid(len(per_set), n_cols)
+    titles = [
+        f"{_set_label(*key)}: {p}" if j < len(ps) else ""
+        for key, ps in per_set.items()
+        for j, p in enumerate(ps + [""] * (n_cols - len(ps)))
+    ]
+    pfig = _plotly_grid(len(per_set), n_cols, titles)
+    for i, ((encoder, probe), set_panels) in enumerate(per_set.items()):
         rows = table[(table["encoder"] == encoder) & (table["probe"] == probe)]
-        for j, panel in enumerate(panels):
+        for ax in axes[i, len(set_panels) :]:
+            ax.set_axis_off()
+        for j, panel in enumerate(set_panels):
             ax = axes[i, j]
             ax.axhline(0, color="grey", lw=0.8, ls="--")
             by_condition = rows[rows[panel_column] == panel].set_index("condition")

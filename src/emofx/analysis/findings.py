@@ -40,6 +40,10 @@ def strongest_condition(conditions: dict[str, ConditionInfo], effect: str) -> Co
     return max(levels, key=lambda c: c.level) if levels else None
 
 
+def _holds(ok: bool) -> str:
+    return "holds" if ok else "does not hold"
+
+
 def _verdict(outcomes: list[bool]) -> str:
     if not outcomes:
         return "not tested"
@@ -54,8 +58,9 @@ def distortion_finding(
     conditions: dict[str, ConditionInfo],
     params: AnalysisParams,
 ) -> Finding:
-    """Distortion raises the anger (Q2) share and lowers the calmness (Q4) share, and the share
-    change is significant by the chi-square test (BH over conditions)."""
+    """At distortion's strongest level the anger (Q2) share rises and the calmness (Q4) share
+    falls, each significantly by the paired exact McNemar test (BH over conditions); the seed
+    paper's chi-square test of the shares is reported alongside."""
     claim = "Distortion raises anger (Q2) and lowers calmness (Q4)."
     if shifts.empty or share_tests.empty:
         return Finding("distortion_anger_calmness", claim, "not tested", ["no quadrant output"])
@@ -76,12 +81,17 @@ def distortion_finding(
                 & (share_tests["name"] == cond.id)
             ]
             chi_q = float(test["q_value"].iloc[0]) if len(test) else np.nan
-            ok = bool(q2["shift"] > 0 and q4["shift"] < 0 and chi_q < params.fdr_alpha)
+            ok = bool(
+                q2["shift"] > 0
+                and q4["shift"] < 0
+                and max(q2["q_value"], q4["q_value"]) < params.fdr_alpha
+            )
             outcomes.append(ok)
             evidence.append(
                 f"{encoder}/{probe} {cond.id}: anger share {q2['clean_mean']:.2f} → "
-                f"{q2['mean']:.2f}, calmness share {q4['clean_mean']:.2f} → {q4['mean']:.2f}, "
-                f"χ² q = {chi_q:.3g} ({'holds' if ok else 'does not hold'})"
+                f"{q2['mean']:.2f} (McNemar q = {q2['q_value']:.3g}), calmness share "
+                f"{q4['clean_mean']:.2f} → {q4['mean']:.2f} (q = {q4['q_value']:.3g}); "
+                f"χ² q = {chi_q:.3g} ({_holds(ok)})"
             )
     return Finding("distortion_anger_calmness", claim, _verdict(outcomes), evidence)
 
@@ -110,7 +120,9 @@ def variability_finding(
                 f"{r.quantity} {r.sd_ratio:.2f} (q = {r.sd_q_value:.3g})"
                 for r in group.itertuples()
             )
-            evidence.append(f"{encoder}/{probe} {cond.id}: SD ratio vs clean {detail}")
+            evidence.append(
+                f"{encoder}/{probe} {cond.id}: SD ratio vs clean {detail} ({_holds(outcomes[-1])})"
+            )
     return Finding("chorus_delay_variability", claim, _verdict(outcomes), evidence)
 
 
@@ -134,7 +146,7 @@ def chains_finding(magnitudes: pd.DataFrame, params: AnalysisParams) -> Finding:
         evidence.append(
             f"{encoder}/{probe}: mean shift size of chains {chains.mean():.3f} (n = {len(chains)}) "
             f"vs single effects {singles.mean():.3f} (n = {len(singles)}), one-sided "
-            f"Mann–Whitney p = {p:.3g}"
+            f"Mann–Whitney p = {p:.3g} ({_holds(ok)})"
         )
     if not outcomes:
         evidence.append("no chain or no single-effect condition in this run")

@@ -151,8 +151,9 @@ def assign_splits(
 
     ``fractions`` maps ``train``/``val``/``test`` to fractions summing to 1 (0 allowed for val or
     test). With ``strata`` (e.g. quadrant; nulls form their own stratum) the held-out parts are
-    taken with ``StratifiedGroupKFold`` so each split keeps the strata proportions as far as the
-    groups allow; without, with ``GroupShuffleSplit``.
+    taken with ``StratifiedGroupKFold`` (one fold of ``round(1 / fraction)``, so 0.15 holds out
+    1/7) so each split keeps the strata proportions as far as the groups allow; without strata, or
+    with too few groups for the folds, with ``GroupShuffleSplit``.
     """
     groups = pd.Series(groups).astype("string")
     if groups.isna().any():

@@ -64,11 +64,13 @@ class ShardWriter(BasePredictionWriter):
         super().__init__(write_interval="batch")
         self.store = store
         self.buffer: list[dict] = []
+        self.samples_embedded = 0
 
     def write_on_batch_end(
         self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
     ):
         self.buffer.append({k: _numpy(v) for k, v in prediction.items()})
+        self.samples_embedded += int(prediction["n_samples"].sum())
         if prediction["last_in_shard"]:
             arrays = {
                 key: np.concatenate([b[key] for b in self.buffer])
@@ -88,7 +90,7 @@ class EmbedResult:
     skipped: bool
     n_pairs: int
     seconds: float
-    audio_seconds: float
+    audio_seconds: float  # rendered audio embedded by this call (0 when skipped)
 
 
 def embed_dataset(
@@ -124,13 +126,8 @@ def embed_dataset(
         }
     )
     n_pairs = len(track_ids) * len(conditions)
-    audio_seconds = (
-        float(manifest["prepared_seconds"].sum()) * len(conditions)
-        if "prepared_seconds" in manifest
-        else 0.0
-    )
     if store.is_complete(inputs_hash):
-        return EmbedResult(store, True, n_pairs, time.perf_counter() - started, audio_seconds)
+        return EmbedResult(store, True, n_pairs, time.perf_counter() - started, 0.0)
 
     L.seed_everything(seed, verbose=False)
     store.prepare_partial(inputs_hash)
@@ -146,7 +143,8 @@ def embed_dataset(
         render_threads=config.data["render_threads"],
         num_workers=config.data["num_workers"],
     )
-    callbacks: list[L.Callback] = [ShardWriter(store)]
+    writer = ShardWriter(store)
+    callbacks: list[L.Callback] = [writer]
     if progress:
         callbacks.append(RichProgressBar())
     trainer = L.Trainer(
@@ -167,6 +165,7 @@ def embed_dataset(
             index,
             meta,
         )
+    audio_seconds = writer.samples_embedded / encoder.sample_rate
     return EmbedResult(store, False, n_pairs, time.perf_counter() - started, audio_seconds)
 
 

@@ -14,6 +14,7 @@ MTG-Jamendo and MagnaTagATune checkpoints load strictly into :class:`Musicnn`:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import torch
@@ -132,7 +133,7 @@ class Musicnn(nn.Module):
         return MusicnnOutput(front, mid, embedding, torch.sigmoid(self.dense2(embedding)))
 
 
-def load_musicnn(path, n_tags: int) -> Musicnn:
+def load_musicnn(path: Path, n_tags: int) -> Musicnn:
     """A :class:`Musicnn` from a plain state-dict file, loaded strictly, denormals flushed."""
     model = Musicnn(n_tags)
     load_strict(model, flush_denormals(load_checkpoint(path)), path, "Musicnn")
@@ -160,7 +161,8 @@ class MusicnnEncoder(Encoder):
             raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINTS)}, got {checkpoint!r}")
         spec, self.tag_names = CHECKPOINTS[checkpoint]
         self.checkpoint = checkpoint
-        # Denormal activations are as slow as denormal weights on CPU (process-wide setting).
+        # Also flush denormals in CPU arithmetic (a process-wide setting): the MTG-Jamendo file
+        # holds ~98k denormal weights, reported to slow inference ~20x on some CPUs.
         torch.set_flush_denormal(True)
         self.weights_file = resolve_weights(spec, weights_path, allow_download=allow_download)
         self.model = load_musicnn(self.weights_file, len(self.tag_names))

@@ -82,7 +82,10 @@ class ConvBlock(nn.Module):
 
 
 class Cnn14(nn.Module):
-    """Waveform ``[n, samples]`` → six block outputs ``[n, c, frames, mels]`` and the embedding."""
+    """Waveform ``[n, samples]`` → six block outputs ``[n, c, frames, mels]`` and the embedding.
+
+    ``fc_audioset`` (the AudioSet head) is kept for strict loading; its outputs are not used.
+    """
 
     def __init__(
         self,

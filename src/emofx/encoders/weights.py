@@ -23,7 +23,6 @@ class WeightsSpec:
 
     name: str
     filename: str
-    config_key: str  # the encoder init arg that points at a local copy
     url: str | None = None
     sha256: str | None = None
     source: str = ""  # where a user can get the file by hand
@@ -32,7 +31,6 @@ class WeightsSpec:
 MUSICNN_MTG_JAMENDO = WeightsSpec(
     name="musicnn_mtg_jamendo",
     filename="musicnn_mtg_jamendo.pth",
-    config_key="weights_path",
     url=f"{_SOTA_TAGGING}/jamendo/musicnn/best_model.pth",
     sha256="66280f4859376377c47f64313c7ac889a3201fdb06a01bf6e94ac6e619081bb5",
     source="github.com/minzwon/sota-music-tagging-models (models/jamendo/musicnn/best_model.pth)",
@@ -40,7 +38,6 @@ MUSICNN_MTG_JAMENDO = WeightsSpec(
 MUSICNN_MTAT = WeightsSpec(
     name="musicnn_mtat",
     filename="musicnn_mtat.pth",
-    config_key="weights_path",
     url=f"{_SOTA_TAGGING}/mtat/musicnn/best_model.pth",
     sha256="0a7ac8aa3daab3a1c59cae16a771b0bfa4064ac94502ebc990a5c32a2771e189",
     source="github.com/minzwon/sota-music-tagging-models (models/mtat/musicnn/best_model.pth)",
@@ -48,7 +45,6 @@ MUSICNN_MTAT = WeightsSpec(
 PANNS_CNN14 = WeightsSpec(
     name="panns_cnn14",
     filename="Cnn14_mAP=0.431.pth",
-    config_key="weights_path",
     source="https://zenodo.org/record/3987831 (Cnn14_mAP=0.431.pth)",
 )
 
@@ -82,8 +78,8 @@ def resolve_weights(
         if candidate.is_file():
             return candidate
         raise WeightsNotFoundError(
-            f"{spec.config_key}={str(path)!r}: no such file"
-            + (f" (looked for {spec.filename!r} inside the directory)" if path.is_dir() else "")
+            f"{spec.name} weights: weights_path={str(path)!r} "
+            + (f"holds no {spec.filename!r}" if path.is_dir() else "does not exist")
         )
     for directory in search_dirs():
         if (directory / spec.filename).is_file():
@@ -112,7 +108,7 @@ def _not_found_message(spec: WeightsSpec, failure: str) -> str:
     return (
         f"{spec.name} weights {spec.filename!r} not found (looked in: {', '.join(looked)}; "
         f"{failure}). Get the file from {spec.source} and either set "
-        f"model.init_args.{spec.config_key} in the encoder's lightning config to the file (or its "
+        f"model.init_args.weights_path in the encoder's lightning config to the file (or its "
         f"directory), or set {WEIGHTS_DIR_ENV} to a directory holding {spec.filename!r}."
     )
 

@@ -67,7 +67,7 @@ def render(
     try:
         for step in condition.steps:
             out = _apply(step, out, sample_rate)
-    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError, ImportError) as exc:
         raise RenderError(f"{condition.id} at {sample_rate:g} Hz: {exc}") from exc
     loudness_out_lufs = integrated_loudness(out, sample_rate)
     if condition.loudness_match and loudness_in_lufs != loudness_out_lufs:  # -inf == -inf: silence

@@ -96,7 +96,10 @@ def fit_probe(
             callbacks=callbacks,
             **(overrides or {}),
         )
-        info = {"best_iteration": float(model.best_iteration), "val_loss": val_loss(model, data.task)}
+        info = {
+            "best_iteration": float(model.best_iteration),
+            "val_loss": val_loss(model, data.task),
+        }
         return FittedProbe(probe, data.task, model, info)
     model = fit_classical(probe, data.task, x[tr], data.y[tr], params.classical, seed)
     return FittedProbe(probe, data.task, model)

@@ -79,6 +79,7 @@ def auroc_metrics(
 def classification_metrics(split: str, y_true: np.ndarray, y_prob: np.ndarray) -> dict[str, float]:
     """Accuracy, macro F1 and log loss of 4-class probabilities ``[n, 4]``."""
     labels = np.arange(N_QUADRANTS)
+    y_prob = y_prob / y_prob.sum(1, keepdims=True)  # float32 model outputs miss 1 by rounding
     y_pred = y_prob.argmax(1)
     return {
         f"{split}/accuracy_quadrant": float(accuracy_score(y_true, y_pred)),

@@ -161,7 +161,9 @@ def outputs_from_logits(task: TaskName, logits: torch.Tensor) -> torch.Tensor:
 def per_group_mean(values: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean of ``values`` rows per group (sorted group ids) and the first row of each group."""
     ids, inverse = torch.unique(group, return_inverse=True)
-    sums = torch.zeros(len(ids), *values.shape[1:], dtype=values.dtype).index_add_(0, inverse, values)
+    sums = torch.zeros(len(ids), *values.shape[1:], dtype=values.dtype).index_add_(
+        0, inverse, values
+    )
     counts = torch.bincount(inverse, minlength=len(ids)).to(values.dtype)
     first = torch.full((len(ids),), len(group), dtype=torch.long).scatter_reduce_(
         0, inverse, torch.arange(len(group)), reduce="amin"

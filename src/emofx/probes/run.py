@@ -160,7 +160,11 @@ def tuning_fingerprint(
     probe_config: Any = params.xgboost.model_dump()
     if probe == "mlp":
         config = MlpConfig.load(params.mlp)
-        probe_config = {"model": config.model, "trainer": config.trainer, "batch": config.batch_size}
+        probe_config = {
+            "model": config.model,
+            "trainer": config.trainer,
+            "batch": config.batch_size,
+        }
     return {
         "store": ctx.store.meta().get("inputs_hash"),
         "rows": data.rows.tolist(),

@@ -28,7 +28,9 @@ def fixed_layer(store: EmbeddingStore, layer: int | str) -> int:
             )
         return names.index(layer)
     if not -len(names) <= layer < len(names):
-        raise ValueError(f"probe.layer: {layer} out of range for {len(names)} layers of {store.root}")
+        raise ValueError(
+            f"probe.layer: {layer} out of range for {len(names)} layers of {store.root}"
+        )
     return layer % len(names)
 
 
@@ -64,7 +66,9 @@ def plot_sweep(sweep: pd.DataFrame, encoder: str, path: Path) -> Path:
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for (probe, task, metric), part in sweep.groupby(["probe", "task", "metric"], sort=False):
-        (line,) = ax.plot(part["layer"], part["val"], marker="o", label=f"{probe} {task} ({metric})")
+        (line,) = ax.plot(
+            part["layer"], part["val"], marker="o", label=f"{probe} {task} ({metric})"
+        )
         ax.plot(part["layer"], part["train"], linestyle=":", color=line.get_color())
         best = part["val"].to_numpy().argmax()
         ax.scatter(part["layer"].iloc[best], part["val"].iloc[best], s=120, facecolors="none",

@@ -46,11 +46,15 @@ def build_task(
     missing = [c for c in ["track_id", *columns] if c not in manifest.columns]
     if missing:
         raise ValueError(f"probe task {task!r}: manifest has no column(s) {missing}")
-    table = index[["track_id", "split"]].astype(str).merge(
-        manifest[["track_id", *columns]].astype({"track_id": str}),
-        on="track_id",
-        how="left",
-        validate="1:1",
+    table = (
+        index[["track_id", "split"]]
+        .astype(str)
+        .merge(
+            manifest[["track_id", *columns]].astype({"track_id": str}),
+            on="track_id",
+            how="left",
+            validate="1:1",
+        )
     )
     keep = table[columns].notna().all(axis=1).to_numpy()
     labelled = table.loc[keep]

@@ -122,7 +122,7 @@ def generate_corpus(
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_render_track, jobs, chunksize=max(1, n_tracks // (4 * workers))))
     _write_annotations(root, table, clip_seconds, np.random.default_rng(label_seq))
-    table.to_csv(root / CUES_FILE, index=False)
+    table.to_csv(root / CUES_FILE, index=False, lineterminator="\n")
     return table
 
 
@@ -207,4 +207,9 @@ def _write_annotations(
     for name, rows in (("valence", valence_rows), ("arousal", arousal_rows)):
         frame = pd.DataFrame(np.array(rows), columns=columns)
         frame.insert(0, "song_id", table["song_id"].to_numpy())
-        frame.to_csv(root / DYNAMIC_DIR / f"{name}.csv", index=False, float_format="%.15g")
+        frame.to_csv(
+            root / DYNAMIC_DIR / f"{name}.csv",
+            index=False,
+            float_format="%.15g",
+            lineterminator="\n",
+        )

@@ -75,9 +75,13 @@ def write_emopia_layout(
         score = compose(cues, int(clip.key), clip_seconds, np.random.default_rng(clip_seq))
         score_to_midi(score, cues).save(root / MIDI_DIR / f"{clip.ID}.mid")
 
-    clips[["ID", "4Q", "annotator"]].to_csv(root / "label.csv", index=False)
-    _song_metadata(clips).to_csv(root / "metadata_by_song.csv", index=False)
-    clips.to_csv(root / "synth_cues.csv", index=False)
+    tables = {
+        "label.csv": clips[["ID", "4Q", "annotator"]],
+        "metadata_by_song.csv": _song_metadata(clips),
+        "synth_cues.csv": clips,
+    }
+    for name, table in tables.items():
+        table.to_csv(root / name, index=False, lineterminator="\n")
     return clips
 
 

@@ -1,0 +1,44 @@
+"""Run one embedding job in its own process (used for the SIGKILL and DDP tests).
+
+usage: python -m tests.embed_job CONFIG PREPARED_DIR MANIFEST OUT_DIR [--slow]
+``--slow`` sleeps after each shard so a test can kill the job between shards.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from emofx.embed import runner
+from emofx.embed.runner import EncoderConfig, embed_dataset
+from emofx.fx.conditions import resolve_condition
+from tests.embed_fixtures import CONDITION_IDS
+
+
+def main() -> None:
+    config, prepared, manifest, out = sys.argv[1:5]
+    if "--slow" in sys.argv:
+        write = runner.EmbeddingStore.write_shard
+
+        def slow_write(self, shard, arrays):
+            write(self, shard, arrays)
+            time.sleep(1.0)
+
+        runner.EmbeddingStore.write_shard = slow_write
+    embed_dataset(
+        EncoderConfig.from_yaml(config),
+        pd.read_parquet(manifest),
+        Path(prepared),
+        [resolve_condition(c) for c in CONDITION_IDS],
+        Path(out),
+        seed=7,
+        data_hash="fixture",
+        progress=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
