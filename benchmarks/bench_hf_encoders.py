@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.tiny_models
+os.environ["HF_HUB_OFFLINE"] = "1"  # real checkpoints only from the local cache; read at import
 
 from emofx.encoders.base import Encoder  # noqa: E402
 from emofx.encoders.clap import ClapEncoder  # noqa: E402
@@ -97,7 +98,6 @@ def mert_95m_rows(workdir: Path, seconds: float, cpu: bool) -> dict[str, float]:
 
 
 def real_rows(seconds: float) -> dict[str, float]:
-    os.environ["HF_HUB_OFFLINE"] = "1"
     rows = {}
     for label, build in REAL_CHECKPOINTS.items():
         try:

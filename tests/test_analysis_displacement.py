@@ -63,7 +63,7 @@ def test_trajectory_length_sums_consecutive_distances(world):
 
 
 def test_trajectory_variance_is_zero_when_levels_do_not_move(tmp_path):
-    paths = write_stores(tmp_path, n_tracks=12, effects={"gain": [3, 8]}, chains=())
+    paths = write_stores(tmp_path, n_tracks=12, effects={"gain": [3, 8]}, matched=(), chains=())
     conditions = load_conditions(paths.conditions)
     (store,) = load_embedding_stores(paths.embeddings, conditions)
     clean = np.load(paths.embeddings / "enc_a/clean.npy")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ def write_deam_layout(root: Path, static: dict[int, tuple[float, float]], audio_
 
 
 def test_registry_matches_the_config_formats():
-    assert set(DATASETS) <= set(DatasetFormat.__args__)
+    assert set(DATASETS) == set(get_args(DatasetFormat))
 
 
 @needs_deam_mini

@@ -21,6 +21,7 @@ import torch
 import yaml
 from huggingface_hub import constants
 from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader
 from transformers import AutoProcessor, ClapFeatureExtractor, WhisperFeatureExtractor
 
 import emofx.encoders.qwen2_audio as qwen2_audio_module
@@ -375,6 +376,37 @@ def test_bad_local_paths_name_the_problem(tmp_path):
         MertEncoder(model=str(tmp_path / "mert"))
     with pytest.raises(ModelNotAvailableError, match="neither an existing local directory"):
         MertEncoder(model=str(tmp_path / "no" / "such" / "dir"))
+
+
+# --- Lightning ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("precision", ["bf16-mixed", "bf16-true"])
+def test_encoders_predict_under_lightning_bf16(tmp_path, tiny_clap, tiny_qwen, precision):
+    write_mert(tmp_path / "mert")
+    encoders = [
+        MertEncoder(model=str(tmp_path / "mert"), window_s=0.5),
+        ClapEncoder(model=str(tiny_clap[0])),
+        Qwen2AudioEncoder(model=str(tiny_qwen[0]), window_s=1.0),
+    ]
+    for encoder in encoders:
+        clips = [torch.randn(int(encoder.sample_rate * s)) * 0.2 for s in (1.3, 0.7)]
+        expected = encoder.embed(clips)  # float32
+        loader = DataLoader(
+            [{"audio": clip, "track_id": f"t{i}"} for i, clip in enumerate(clips)],
+            batch_size=2,
+            collate_fn=lambda items: {
+                "audio": [item["audio"] for item in items],
+                "track_id": [item["track_id"] for item in items],
+            },
+        )
+        trainer = L.Trainer(
+            accelerator="cpu", precision=precision, logger=False, enable_progress_bar=False
+        )
+        (batch,) = trainer.predict(encoder, loader)
+        assert batch["track_id"] == ["t0", "t1"]
+        got = batch["embedding"]
+        assert got.dtype == torch.float32 and got.shape == expected.shape
+        scale = expected.abs().amax(dim=-1, keepdim=True)
+        assert ((got - expected).abs() / scale).max() < 0.1, encoder.name  # bf16: ~3 digits
 
 
 # --- LightningCLI configs -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from PIL import Image
 from emofx.audio import audio_info, load_audio
 from emofx.fx.audition import materialise, middle_excerpt, write_audition
 from emofx.fx.conditions import resolve_condition
-from emofx.fx.listing import fx_listing
+from emofx.fx.listing import effects_table
 
 SR = 16000
 
@@ -57,7 +57,7 @@ def test_materialise_writes_every_track_condition_pair(tmp_path):
 
 
 def test_fx_listing_shows_every_effect_level_table_and_chain():
-    text = fx_listing(sample_rate=16000)
+    text = effects_table(sample_rate=16000)
     for name in [
         "reverb",
         "delay",

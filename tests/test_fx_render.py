@@ -190,12 +190,21 @@ def test_check_renderable_lists_every_failing_condition():
 def test_render_file_keeps_channels_and_the_files_rate(tmp_path):
     rng = np.random.default_rng(0)
     write_audio(tmp_path / "in.wav", rng.uniform(-0.3, 0.3, (2, 24000)), 24000)
-    rendered = render_file(
-        resolve_condition("distortion@7"), tmp_path / "in.wav", tmp_path / "o.wav"
-    )
+    rendered = render_file("distortion@7", tmp_path / "in.wav", tmp_path / "o.wav")
     info = audio_info(tmp_path / "o.wav")
     assert (info.sample_rate, info.channels, info.frames) == (24000, 2, 24000)
     assert rendered.audio.shape == (2, 24000)
+    expected = render(
+        resolve_condition("distortion@7"), load_audio(tmp_path / "in.wav", 24000, mono=False), 24000
+    ).audio
+    np.testing.assert_allclose(
+        load_audio(tmp_path / "o.wav", 24000, mono=False), expected, atol=1e-4
+    )
+    params = parse_fx_params(
+        {"chains": [{"name": "mine", "steps": [{"effect": "gain", "level": 1}]}]}
+    )
+    render_file("chain:mine", tmp_path / "in.wav", tmp_path / "m.flac", params=params)
+    assert audio_info(tmp_path / "m.flac").frames == 24000
 
 
 def test_unloadable_plugin_is_a_render_error_naming_the_condition(tmp_path):

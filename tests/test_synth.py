@@ -63,7 +63,7 @@ def static_labels(corpus) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def audio_features(corpus) -> pd.DataFrame:
-    """Measured from the decoded MP3s: RMS level, spectral centroid, librosa tempo."""
+    """Measured from the decoded MP3s: RMS level, spectral centroid, tempo, onset strength."""
     root, table = corpus
     rows = []
     for song_id in table["song_id"]:
@@ -75,6 +75,7 @@ def audio_features(corpus) -> pd.DataFrame:
                 "rms_db": 20 * np.log10(np.sqrt(np.mean(y**2))),
                 "centroid_hz": librosa.feature.spectral_centroid(y=y, sr=FEATURE_SR).mean(),
                 "tempo_est": librosa.feature.tempo(onset_envelope=onset_env, sr=FEATURE_SR)[0],
+                "onset_strength": onset_env.mean(),
             }
         )
     return pd.DataFrame(rows).set_index("song_id")
@@ -194,9 +195,9 @@ def test_the_deam_loader_reads_the_corpus(corpus, static_labels):
 
 
 def test_emotion_model_is_the_documented_linear_model():
-    cues = sample_cues(300, np.random.default_rng(0))
+    cues = sample_cues(200, np.random.default_rng(0))
     z, emotion = standardise(cues), true_emotion(cues)
-    assert np.abs(np.corrcoef(z.to_numpy().T) - np.eye(len(CUES))).max() < 0.05  # independent
+    assert np.abs(np.corrcoef(z.to_numpy().T) - np.eye(len(CUES))).max() < 0.08  # independent
     for column, weights in (("arousal_true", AROUSAL_WEIGHTS), ("valence_true", VALENCE_WEIGHTS)):
         fit = LinearRegression().fit(z, emotion[column])
         norm = np.sqrt(sum(w * w for w in weights.values()))
@@ -212,20 +213,26 @@ def test_listener_noise_is_unbiased_and_deam_sized():
     means = np.array([r.mean() for r in ratings])
     assert all(5 <= len(r) <= 10 and set(np.unique(r)) <= set(range(1, 10)) for r in ratings)
     assert abs(means.mean() - 5.3) < 0.05
-    assert 0.3 < means.std() < 0.6
-    assert 0.8 < np.mean([r.std() for r in ratings]) < 1.5  # DEAM's static stds: ~0.5–2
+    assert 0.4 < means.std() < 0.7
+    assert 1.2 < np.mean([r.std() for r in ratings]) < 1.8  # DEAM's static stds: mean 1.5
 
 
 # --- planted cues are recoverable ------------------------------------------------------------
 
 
-def test_faster_tempo_means_higher_arousal_label_and_estimated_tempo(
+def test_faster_tempo_means_higher_arousal_label_and_is_heard(
     corpus, static_labels, audio_features
 ):
     _, table = corpus
     tempo = table.set_index("song_id")["tempo_bpm"]
-    assert spearmanr(tempo, static_labels.loc[tempo.index, "arousal_mean"]).statistic > 0.45
-    assert spearmanr(tempo, audio_features.loc[tempo.index, "tempo_est"]).statistic > 0.6
+    arousal = static_labels.loc[tempo.index, "arousal_mean"]
+    assert spearmanr(tempo, arousal).statistic > 0.45
+    fit = LinearRegression().fit(standardise(table), arousal.to_numpy())
+    effects = dict(zip(standardise(table).columns, fit.coef_, strict=True))
+    assert all(effects[cue] > 0.1 for cue in AROUSAL_WEIGHTS if AROUSAL_WEIGHTS[cue] >= 0.2)
+    # librosa's estimate matches up to octave errors (half/double time), within 5 %
+    octaves = np.log2(audio_features.loc[tempo.index, "tempo_est"] / tempo)
+    assert np.mean(np.abs(octaves - np.round(octaves)) < np.log2(1.05)) >= 0.9
 
 
 def test_level_and_brightness_are_measurable_in_the_decoded_audio(corpus, audio_features):
@@ -251,11 +258,13 @@ def test_arousal_predicted_from_audio_features_follows_labels_and_tempo(
     _, table = corpus
     ids = table["song_id"]
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 2, 9)))
-    x = audio_features.loc[ids, ["rms_db", "centroid_hz", "tempo_est"]].to_numpy()
+    x = audio_features.loc[ids].to_numpy()
     y = static_labels.loc[ids, "arousal_mean"].to_numpy()
     predicted = cross_val_predict(model, x, y, cv=LeaveOneOut())
     assert spearmanr(predicted, y).statistic > 0.5
-    assert spearmanr(predicted, table["tempo_bpm"]).statistic > 0.3
+    # other cues held fixed, a faster tempo raises the predicted arousal
+    fit = LinearRegression().fit(standardise(table), predicted)
+    assert fit.coef_[list(standardise(table).columns).index("tempo_bpm")] > 0.1
 
 
 def test_dynamic_arousal_follows_crescendo_and_build_up(corpus):

@@ -34,8 +34,8 @@ TINY_MERT = dict(
     num_attention_heads=4,
     intermediate_size=64,
     conv_dim=[16, 16, 16],
-    conv_kernel=[10, 3, 3],
-    conv_stride=[5, 2, 2],
+    conv_kernel=[10, 4, 4],
+    conv_stride=[5, 4, 4],  # 80 samples per frame (MERT-v1: 320)
     num_conv_pos_embeddings=16,
     num_conv_pos_embedding_groups=4,
 )

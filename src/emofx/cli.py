@@ -98,7 +98,7 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
         tracking_uri=params.mlflow.tracking_uri,
         artifact_root=params.mlflow.artifact_root,
     ):
-        manifest = prepare(params.dataset, paths.prepared, rates, params.seed)
+        manifest = prepare(params.dataset, paths.prepared, rates, params.seed, data_hash=data_hash)
         mlflow.log_input(
             mlflow.data.from_pandas(
                 manifest,
@@ -129,9 +129,10 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
     import mlflow
     import pandas as pd
 
-    from emofx.embed.runner import EncoderConfig, embed_dataset
+    from emofx.embed.listening import log_audition, materialise_rendered
+    from emofx.embed.runner import EncoderConfig, embed_dataset, encoder_sample_rate
     from emofx.fx.conditions import load_conditions
-    from emofx.tracking import nested_run, stage_run
+    from emofx.tracking import is_rank_zero, nested_run, stage_run
 
     paths = ProjectPaths(params.dataset.name)
     manifest = pd.read_parquet(paths.manifest)
@@ -141,7 +142,11 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
     with stage_run(
         "embed",
         params.dataset.name,
-        {"seed": params.seed, "embed": params.section("embed")},
+        {
+            "seed": params.seed,
+            "embed": params.section("embed"),
+            "audition": params.section("fx")["audition"],
+        },
         data_hashes={"manifest": data_hash},
         tracking_uri=params.mlflow.tracking_uri,
         artifact_root=params.mlflow.artifact_root,
@@ -175,6 +180,15 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
                     )
                 state = "unchanged, skipped" if result.skipped else f"{result.seconds:.1f} s"
                 console.print(f"embed {name}: {result.n_pairs} (track, condition) pairs ({state})")
+        if is_rank_zero():
+            rate = encoder_sample_rate(params.embed.config_path(encoders[0]))
+            audition = params.fx.audition
+            n = log_audition(conditions, manifest, paths.prepared, rate, audition, params.seed)
+            console.print(f"audition: {n} excerpts/spectrograms logged to MLflow ({rate} Hz)")
+            if audition.materialise:
+                out = Path("data/rendered") / params.dataset.name / str(rate)
+                n = materialise_rendered(conditions, manifest, paths.prepared, rate, out)
+                console.print(f"materialised {n} rendered files under {out}")
 
 
 def cmd_probe(params: Params, args: argparse.Namespace) -> None:
@@ -242,20 +256,24 @@ def cmd_check(params: Params, args: argparse.Namespace) -> None:
 def cmd_fx_list(args: argparse.Namespace) -> None:
     from emofx.fx.listing import effects_table
 
-    print(effects_table())
+    print(effects_table(sample_rate=args.sample_rate))
 
 
 def cmd_fx_render(args: argparse.Namespace) -> None:
     from emofx.fx.render import render_file
 
-    render_file(args.condition, Path(args.input), Path(args.output))
-    console.print(f"{args.condition}: {args.input} → {args.output}")
+    fx = load_params(args.params).fx if Path(args.params).is_file() else None
+    rendered = render_file(args.condition, Path(args.input), Path(args.output), params=fx)
+    console.print(
+        f"{args.condition}: {args.input} → {args.output} "
+        f"(loudness {rendered.loudness_change_lu:+.1f} LU)"
+    )
 
 
 def cmd_tag(args: argparse.Namespace) -> None:
-    from emofx.tagging import print_top_tags
+    from emofx.tagging import tag_command
 
-    print_top_tags(Path(args.audio), top_k=args.top, model=args.model)
+    print(tag_command(Path(args.audio), args.checkpoint, args.weights, args.top_k))
 
 
 def cmd_data_add(args: argparse.Namespace) -> None:
@@ -263,6 +281,10 @@ def cmd_data_add(args: argparse.Namespace) -> None:
 
     digest = data_add(args.dataset, Path(args.path), Path("."))
     console.print(f"{args.dataset}: {args.path} under DVC control (hash {digest})")
+    console.print(
+        f"next: git add data/raw/{args.dataset}.dvc && git commit; `dvc push` stores the data "
+        "in the default remote; set dataset.root in params.yaml to use it"
+    )
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, str]:
@@ -294,20 +316,22 @@ def build_parser() -> argparse.ArgumentParser:
     fx = sub.add_parser("fx", help="list effects or render one condition to a file").add_subparsers(
         dest="fx_command", required=True
     )
-    fx.add_parser("list", help="every effect with its level → parameter table").set_defaults(
-        tool=cmd_fx_list
-    )
+    fx_list = fx.add_parser("list", help="every effect with its level → parameter table")
+    fx_list.add_argument("--sample-rate", type=int, help="flag levels that cannot render here")
+    fx_list.set_defaults(tool=cmd_fx_list)
     render = fx.add_parser("render", help="render IN through a condition into OUT")
     render.add_argument(
         "--condition", required=True, help="e.g. distortion@7, reverb@3+lufs, chain:u2"
     )
+    render.add_argument("--params", default="params.yaml", help="for user chains and plugins")
     render.add_argument("input")
     render.add_argument("output")
     render.set_defaults(tool=cmd_fx_render)
     tag = sub.add_parser("tag", help="top Musicnn tags of an audio file (sanity check)")
     tag.add_argument("audio")
-    tag.add_argument("--top", type=int, default=10)
-    tag.add_argument("--model", default="mtg_jamendo", choices=["mtg_jamendo", "mtat"])
+    tag.add_argument("--checkpoint", default="mtg_jamendo", choices=["mtg_jamendo", "mtat"])
+    tag.add_argument("--weights", default=None, help="checkpoint file or folder (else lookup)")
+    tag.add_argument("--top-k", type=int, default=10)
     tag.set_defaults(tool=cmd_tag)
     data = sub.add_parser("data", help="dataset versioning").add_subparsers(
         dest="data_command", required=True

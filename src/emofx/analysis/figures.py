@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 from plotly.subplots import make_subplots
 
 from emofx.analysis.loading import CLEAN, QUADRANT_NAMES, ConditionInfo
-from emofx.analysis.shifts import dose_groups
+from emofx.analysis.shifts import MAIN_QUANTITIES, dose_groups
 
 PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
 PANEL_W, PANEL_H = 3.4, 2.8  # inches per matplotlib panel
@@ -71,6 +71,31 @@ def _set_label(encoder: str, probe: str) -> str:
     return f"{encoder} / {probe}"
 
 
+def _panels_per_set(
+    table: pd.DataFrame, column: str, panels: list[str] | tuple[str, ...]
+) -> dict[tuple[str, str], list[str]]:
+    """``{(encoder, probe): the panels (values of ``column``) that set has, in panels order}``."""
+    return {
+        key: [p for p in panels if p in set(rows[column])]
+        for key, rows in table.groupby(["encoder", "probe"])
+        if rows[column].isin(panels).any()
+    }
+
+
+def _ragged_grid(
+    per_set: dict[tuple[str, str], list[str]],
+) -> tuple[Figure, np.ndarray, go.Figure]:
+    """A row per encoder/probe with its own panels; unused cells are hidden."""
+    n_cols = max(len(p) for p in per_set.values())
+    fig, axes = _grid(len(per_set), n_cols)
+    titles = []
+    for i, (key, panels) in enumerate(per_set.items()):
+        titles += [f"{_set_label(*key)}: {p}" for p in panels] + [""] * (n_cols - len(panels))
+        for ax in axes[i, len(panels) :]:
+            ax.set_axis_off()
+    return fig, axes, _plotly_grid(len(per_set), n_cols, titles)
+
+
 def dose_figure(
     table: pd.DataFrame,
     conditions: dict[str, ConditionInfo],
@@ -86,24 +111,12 @@ def dose_figure(
     if table.empty or not groups:
         return None
     table = table[table[panel_column].isin(panels)]
-    per_set = {
-        key: [p for p in panels if p in set(rows[panel_column])]
-        for key, rows in table.groupby(["encoder", "probe"])
-    }
+    per_set = _panels_per_set(table, panel_column, panels)
     if not per_set:
         return None
-    n_cols = max(len(p) for p in per_set.values())
-    fig, axes = _grid(len(per_set), n_cols)
-    titles = [
-        f"{_set_label(*key)}: {p}" if j < len(ps) else ""
-        for key, ps in per_set.items()
-        for j, p in enumerate(ps + [""] * (n_cols - len(ps)))
-    ]
-    pfig = _plotly_grid(len(per_set), n_cols, titles)
+    fig, axes, pfig = _ragged_grid(per_set)
     for i, ((encoder, probe), set_panels) in enumerate(per_set.items()):
         rows = table[(table["encoder"] == encoder) & (table["probe"] == probe)]
-        for ax in axes[i, len(set_panels) :]:
-            ax.set_axis_off()
         for j, panel in enumerate(set_panels):
             ax = axes[i, j]
             ax.axhline(0, color="grey", lw=0.8, ls="--")
@@ -158,6 +171,7 @@ def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> 
     pfig = _plotly_grid(
         len(sets), len(groups), titles, specs=[[{"type": "polar"}] * len(groups)] * len(sets)
     )
+    pfig.update_polars(angularaxis_rotation=45)
     cmap = colormaps["viridis"]
     for i, (encoder, probe) in enumerate(sets):
         rows = shares[(shares["encoder"] == encoder) & (shares["probe"] == probe)]
@@ -183,7 +197,9 @@ def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> 
                     row=i + 1,
                     col=j + 1,
                 )
+            ax.set_theta_offset(np.pi / 4)  # Q1 upper right … Q4 lower right, as in the V–A plane
             ax.set_xticks(angles, names, fontsize=7)
+            ax.tick_params(axis="y", labelsize=6)
             ax.set_title(f"{_set_label(encoder, probe)}: {group}", fontsize=9)
             ax.legend(fontsize=6, loc="lower left", bbox_to_anchor=(0.9, 0.9))
     caption = (
@@ -236,21 +252,15 @@ def magnitude_figure(magnitudes: pd.DataFrame) -> FigurePair | None:
 
 
 def loudness_figure(control: pd.DataFrame) -> FigurePair | None:
-    """Raw vs loudness-matched shift per twin pair (valence/arousal, else quadrant probs)."""
+    """Raw vs loudness-matched shift per twin pair, per main output of each encoder/probe."""
     if control.empty:
         return None
-    wanted = [q for q in ("valence", "arousal") if q in set(control["quantity"])] or sorted(
-        q for q in control["quantity"].unique() if q.startswith("prob_q")
-    )
-    if not wanted:
+    per_set = _panels_per_set(control, "quantity", MAIN_QUANTITIES)
+    if not per_set:
         return None
-    sets = list(control.groupby(["encoder", "probe"]).groups)
-    fig, axes = _grid(len(sets), len(wanted))
-    pfig = _plotly_grid(
-        len(sets), len(wanted), [f"{_set_label(*s)}: {q}" for s in sets for q in wanted]
-    )
-    for i, (encoder, probe) in enumerate(sets):
-        for j, quantity in enumerate(wanted):
+    fig, axes, pfig = _ragged_grid(per_set)
+    for i, ((encoder, probe), quantities) in enumerate(per_set.items()):
+        for j, quantity in enumerate(quantities):
             rows = control[
                 (control["encoder"] == encoder)
                 & (control["probe"] == probe)

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from emofx.analysis.config import ProjectionParams
 from emofx.analysis.loading import EncoderEmbeddings
 
 
 def embed_2d(points: np.ndarray, params: ProjectionParams, seed: int) -> np.ndarray:
-    """``[n, dim]`` → ``[n, 2]``; same input and seed give the same output (single thread)."""
+    """``[n, dim]`` → ``[n, 2]``; same input and seed give the same output.
+
+    Runs single-threaded: determinism, and t-SNE's OpenMP threads oversubscribe a busy machine.
+    """
+    with threadpool_limits(1):
+        return _embed_2d(points, params, seed)
+
+
+def _embed_2d(points: np.ndarray, params: ProjectionParams, seed: int) -> np.ndarray:
     n = len(points)
     if params.method == "umap":
         import umap  # deferred: importing umap-learn compiles numba code (seconds)

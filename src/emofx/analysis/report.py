@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from emofx.analysis.findings import Finding
-
-MAIN_QUANTITIES = ("valence", "arousal", "prob_q1", "prob_q2", "prob_q3", "prob_q4")
+from emofx.analysis.shifts import MAIN_QUANTITIES
 
 
 @dataclass(frozen=True)

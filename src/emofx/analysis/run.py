@@ -35,14 +35,19 @@ from emofx.analysis.loading import (
 from emofx.analysis.loudness_control import loudness_changes, loudness_control_table
 from emofx.analysis.performance import performance_table
 from emofx.analysis.projection import project_store
-from emofx.analysis.shifts import dose_response_table, magnitude_table, share_tests, shift_table
+from emofx.analysis.shifts import (
+    MAIN_QUANTITIES,
+    dose_response_table,
+    magnitude_table,
+    share_tests,
+    shift_table,
+)
 
 FX_IMPACT_COLUMNS = [
     "analysis", "encoder", "probe", "layer", "condition", "kind", "effect", "level", "loudness",
     "quantity", "clean_value", "value", "delta", "ci_low", "ci_high", "p_value", "q_value",
     "effect_size", "n",
 ]  # fmt: skip
-SHIFT_METRICS = ("valence", "arousal", "prob_q1", "prob_q2", "prob_q3", "prob_q4")
 
 
 def run_analysis(
@@ -118,7 +123,7 @@ def run_analysis(
         "shift_dose": fig.dose_figure(
             shifts,
             conditions,
-            [q for q in SHIFT_METRICS if len(shifts) and q in set(shifts["quantity"])],
+            list(MAIN_QUANTITIES),
             "quantity",
             "shift",
             "Prediction shifts per level",
@@ -259,7 +264,7 @@ def key_metrics(
     metrics: dict[str, float] = {}
     for r in performance.itertuples() if len(performance) else []:
         metrics[f"{r.encoder}.{r.probe}.{r.condition}.{split}_{r.metric}"] = r.value
-    main = shifts[shifts["quantity"].isin(SHIFT_METRICS)] if len(shifts) else shifts
+    main = shifts[shifts["quantity"].isin(MAIN_QUANTITIES)] if len(shifts) else shifts
     for r in main.itertuples():
         metrics[f"{r.encoder}.{r.probe}.{r.condition}.shift_{r.quantity}"] = r.shift
     if len(displacement):

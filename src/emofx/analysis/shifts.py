@@ -32,6 +32,9 @@ from emofx.analysis.statistics import (
     signed_rank,
 )
 
+MAIN_QUANTITIES = ("valence", "arousal", *QUADRANT_PROBS)
+"""The headline outputs shown in the report's tables and figures (all are in the CSVs)."""
+
 
 @dataclass(frozen=True)
 class Quantity:

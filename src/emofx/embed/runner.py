@@ -20,6 +20,7 @@ from emofx.embed.datamodule import PairDataModule, n_shards, plan_batches, prepa
 from emofx.embed.store import EmbeddingStore
 from emofx.encoders.base import Encoder
 from emofx.fx.conditions import Condition
+from emofx.fx.render import check_renderable
 from emofx.tracking import stable_hash
 
 DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 0}
@@ -129,6 +130,7 @@ def embed_dataset(
     if store.is_complete(inputs_hash):
         return EmbedResult(store, True, n_pairs, time.perf_counter() - started, 0.0)
 
+    check_renderable(conditions, encoder.sample_rate)  # fail now, not after hours of extraction
     L.seed_everything(seed, verbose=False)
     store.prepare_partial(inputs_hash)
     specs = plan_batches(

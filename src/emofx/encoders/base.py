@@ -77,7 +77,9 @@ class Encoder(L.LightningModule):
         h = hashlib.sha256()
         for key, value in sorted(self.state_dict().items()):
             h.update(key.encode())
-            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+            h.update(
+                value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            )
         return h.hexdigest()[:16]
 
     # --- shared machinery ----------------------------------------------------------------

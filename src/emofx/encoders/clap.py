@@ -74,8 +74,6 @@ class ClapEncoder(Encoder):
         window_batch_size: int = 8,
     ) -> None:
         """``window_s`` defaults to the checkpoint's ``max_length_s`` and may not exceed it."""
-        self.source = model
-        self.revision = revision
         audio, extractor = load_clap_audio(model, revision)
         max_s = extractor.nb_max_samples / extractor.sampling_rate
         window_s = max_s if window_s is None else window_s
@@ -85,6 +83,8 @@ class ClapEncoder(Encoder):
                 f"be randomly cropped by the CLAP feature extractor"
             )
         super().__init__(window_s, hop_s, pooling, window_batch_size)
+        self.source = model
+        self.revision = revision
         self.model, self.extractor = audio, extractor
         self.sample_rate = extractor.sampling_rate
 

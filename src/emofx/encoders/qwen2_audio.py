@@ -163,13 +163,14 @@ class Qwen2AudioEncoder(Encoder):
         audio = list(windows.float().cpu().numpy())
         if self.representation == "decoder":
             return [self._decoder_mean(audio)]
-        features = self.extractor(
-            audio,
-            sampling_rate=self.sample_rate,
-            padding="max_length",
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
+        with float32_on_cpu():
+            features = self.extractor(
+                audio,
+                sampling_rate=self.sample_rate,
+                padding="max_length",
+                return_attention_mask=True,
+                return_tensors="pt",
+            )
         return self._encoder_means(
             features["input_features"].to(self.device, self.model.dtype),
             features["attention_mask"].to(self.device),
@@ -193,15 +194,21 @@ class Qwen2AudioEncoder(Encoder):
         return [*means, _masked_mean(out.last_hidden_state, pooled_valid)]
 
     def _decoder_mean(self, audio: list) -> torch.Tensor:
-        inputs = self.processor(
-            text=[self.prompt] * len(audio),
-            audio=audio,
-            sampling_rate=self.sample_rate,
-            padding=True,
-            return_tensors="pt",
-        ).to(self.device)
+        with float32_on_cpu():
+            inputs = self.processor(
+                text=[self.prompt] * len(audio),
+                audio=audio,
+                sampling_rate=self.sample_rate,
+                padding=True,
+                return_tensors="pt",
+            ).to(self.device)
         hidden = self.model.model(**inputs).last_hidden_state.float()
         return _masked_mean(hidden, inputs["attention_mask"].float())
+
+
+def float32_on_cpu() -> torch.autocast:
+    """The Whisper log-mel runs in torch on CPU: keep it float32 under CPU autocast (bf16-mixed)."""
+    return torch.autocast("cpu", enabled=False)
 
 
 def _masked_mean(states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from emofx.fx.chains import BUILTIN_CHAINS
 from emofx.fx.effects import EFFECTS, LEVELS, BandPass, Effect
 
 
-def fx_listing(sample_rate: float | None = None) -> str:
+def effects_table(sample_rate: float | None = None) -> str:
     """All effects and built-in chains; with ``sample_rate``, also the eq's low-pass cutoffs."""
     blocks = [_effect_block(e, sample_rate) for e in EFFECTS.values()]
     chains = [

@@ -15,7 +15,8 @@ import numpy as np
 import pedalboard
 
 from emofx.audio import audio_info, load_audio, write_audio
-from emofx.fx.conditions import Condition, Step
+from emofx.fx.conditions import Condition, Step, resolve_condition
+from emofx.fx.config import FxParams
 from emofx.fx.effects import get_effect
 from emofx.fx.loudness import integrated_loudness
 
@@ -115,14 +116,18 @@ def check_renderable(conditions: list[Condition], sample_rate: float) -> None:
 
 
 def render_file(
-    condition: Condition,
+    condition: Condition | str,
     in_path: str | Path,
     out_path: str | Path,
     *,
+    params: FxParams | None = None,
     sample_rate: int | None = None,
 ) -> Rendered:
     """Render an audio file for listening, all channels, at ``sample_rate`` (default: the
-    file's own rate). The output format follows ``out_path``'s extension."""
+    file's own rate). ``condition`` may be an id, resolved with ``params`` (needed for user chains
+    and plugins). The output format follows ``out_path``'s extension."""
+    if isinstance(condition, str):
+        condition = resolve_condition(condition, params)
     sample_rate = sample_rate or audio_info(in_path).sample_rate
     rendered = render(condition, load_audio(in_path, sample_rate, mono=False), sample_rate)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)

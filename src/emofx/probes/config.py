@@ -88,7 +88,7 @@ class ProbeParams(StrictModel):
         default_factory=lambda: ["valence_norm", "arousal_norm"], min_length=1
     )
     layer: int | str = Field("best", description='"best" (chosen on val), an index or a name')
-    register: bool = Field(True, description="log models and register them in MLflow")
+    register_models: bool = Field(True, description="log models and register them in MLflow")
     xgboost: XGBoostParams = Field(default_factory=XGBoostParams)
     mlp: MlpParams = Field(default_factory=MlpParams)
     classical: ClassicalParams = Field(default_factory=ClassicalParams)

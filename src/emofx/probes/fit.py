@@ -77,10 +77,12 @@ def fit_probe(
         info = {
             "epochs": float(model.current_epoch),
             "global_step": float(model.global_step),
-            "val_loss": eval_loss(model, val),
+            "val/loss": eval_loss(model, val),
         }
         if x3.shape[1] > 1:
-            info |= {f"layer_weight_{i}": float(w) for i, w in enumerate(model.layer_weights())}
+            info |= {
+                f"layer_weight_{i}": float(w) for i, w in enumerate(model.layer_weights().tolist())
+            }
         return FittedProbe(probe, data.task, model, info)
     if x.ndim != 2:
         raise ValueError(f"probe {probe!r} takes one layer; layer_mode 'weighted' is MLP-only")
@@ -98,7 +100,7 @@ def fit_probe(
         )
         info = {
             "best_iteration": float(model.best_iteration),
-            "val_loss": val_loss(model, data.task),
+            "val/loss": val_loss(model, data.task),
         }
         return FittedProbe(probe, data.task, model, info)
     model = fit_classical(probe, data.task, x[tr], data.y[tr], params.classical, seed)

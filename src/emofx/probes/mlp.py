@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -227,6 +229,18 @@ class MlpConfig:
         return {k: v for k, v in self.trainer.items() if k != "callbacks"}
 
 
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Probe MLPs are tiny: OpenMP synchronisation, not arithmetic, dominates a multi-threaded
+    step (8x slower on two busy cores), so they train and predict on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass(frozen=True)
 class MlpSplit:
     """Rows of one split: inputs ``[n, n_layers, dim]``, targets, song index per row."""
@@ -283,7 +297,7 @@ def fit_mlp(
             logger=logger if logger is not None else False,
             callbacks=[*config.trainer_callbacks(), best, *(callbacks or [])],
         )
-        with warnings.catch_warnings():
+        with single_thread(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
             trainer.fit(model, *loaders)
@@ -296,14 +310,16 @@ def fit_mlp(
 def eval_loss(model: ProbeMLP, split: MlpSplit) -> float:
     """The task loss on song-level logits of ``split`` (what early stopping and tuning watch)."""
     x, y, group = split.tensors(model.hparams.task).tensors
-    logits, first = per_group_mean(model.logits(x), group)
+    with single_thread():
+        logits, first = per_group_mean(model.logits(x), group)
     return float(model.loss(logits, y[first]))
 
 
 @torch.inference_mode()
 def predict_mlp(model: ProbeMLP, x: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
     """Task outputs per song (``group``) or per row, ``[n, k]`` float64."""
-    logits = model.logits(torch.as_tensor(np.asarray(x), dtype=torch.float32))
+    with single_thread():
+        logits = model.logits(torch.as_tensor(np.asarray(x), dtype=torch.float32))
     if group is not None:
         logits, _ = per_group_mean(logits, torch.as_tensor(group))
     return outputs_from_logits(model.hparams.task, logits).double().numpy()

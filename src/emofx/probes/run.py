@@ -219,7 +219,7 @@ def fit_and_log(
         )
         # After the training curves the MLP's logger wrote: the final values are the latest.
         mlflow.log_metrics({**metrics, **fitted.info}, step=int(fitted.info.get("global_step", 0)))
-        if params.register:
+        if params.register_models:
             uri = log_model(probe, fitted.model, x[data.mask("train")][:2])
             metric = f"val/{selection_metric(data)}"
             version, promoted = register(uri, name, metrics[metric], metric)

@@ -152,10 +152,10 @@ def optimize(
             else:
                 pruned = False
                 mlflow.set_tag("optuna.state", "COMPLETE")
-                mlflow.log_metric("val/loss", fitted.info["val_loss"])
+                mlflow.log_metric("val/loss", fitted.info["val/loss"])
         if pruned:
             raise optuna.TrialPruned()
-        return fitted.info["val_loss"]
+        return fitted.info["val/loss"]
 
     remaining = tune.n_trials - len(study.get_trials(deepcopy=False, states=FINISHED))
     if remaining > 0:

@@ -70,19 +70,22 @@ AROUSAL_WEIGHTS: dict[str, float] = {
 VALENCE_WEIGHTS: dict[str, float] = {
     "major": 0.50,
     "dissonance": -0.35,
+    "tempo_bpm": 0.25,
     "register": 0.20,
-    "tempo_bpm": 0.15,
+    "density": 0.15,
     "brightness": 0.10,
+    "articulation": 0.10,
 }
 LABEL_CENTRE = 5.0
 """Neutral point of DEAM's 1–9 scale."""
-LABEL_SPREAD = 1.2
-"""Standard deviation of the noiseless labels on the 1–9 scale (DEAM's static means: ~1.2)."""
+LABEL_SPREAD = 1.1
+"""Standard deviation of the noiseless labels on the 1–9 scale; with listener noise the static
+means spread like DEAM's (sd ≈ 1.2–1.3)."""
 
 LISTENERS_PER_SONG = (5, 10)
 LISTENER_BIAS_SD = 0.5
 """Per-listener offset (some listeners rate everything higher)."""
-LISTENER_NOISE_SD = 1.0
+LISTENER_NOISE_SD = 1.4
 """Per-rating disagreement around the song's true value, before rounding to the 9-point scale."""
 
 DYNAMIC_RATE_HZ = 2.0

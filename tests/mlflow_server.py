@@ -1,0 +1,86 @@
+"""A real ``mlflow server`` on 127.0.0.1 for integration tests (sqlite backend in a tmp folder).
+
+Use the ``mlflow_server`` fixture (import it into the test module); it points
+``MLFLOW_TRACKING_URI`` at the server and stops it after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """Start a server with its stores under ``root``; yield its URI; stop it (process group)."""
+    port = free_port()
+    log = open(root / "mlflow-server.log", "w+b")  # noqa: SIM115 - closed below
+    cmd = [
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(uri, proc, log)
+        yield uri
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def wait_healthy(uri: str, proc: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"mlflow server exited ({proc.returncode}):\n{log.read().decode()}")
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"mlflow server at {uri} not healthy after {START_TIMEOUT_S} s")
+
+
+@pytest.fixture()
+def mlflow_server(tmp_path, monkeypatch) -> Iterator[str]:
+    root = tmp_path / "mlflow-server"
+    root.mkdir()
+    with serve(root) as uri:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        yield uri

@@ -1,0 +1,165 @@
+"""The analyze stage end to end on planted stores: files, key figures, report page, MLflow."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import r2_score
+
+from emofx.analysis.config import AnalysisParams
+from emofx.analysis.loading import AnalysisInputError
+from emofx.analysis.run import FX_IMPACT_COLUMNS, log_to_mlflow, mlflow_metric_name, run_analysis
+from tests.analysis_stores import AROUSAL_PER_DB, write_stores
+
+PARAMS = AnalysisParams(
+    n_bootstrap=200, projection={"max_tracks": 10, "n_epochs": 30, "n_neighbors": 8}
+)
+EXTERNAL = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory):
+    root = tmp_path_factory.mktemp("analyze")
+    paths = write_stores(
+        root,
+        n_tracks=80,
+        tasks=("regression", "classification", "multilabel"),
+        effects={"reverb": [3, 8], "distortion": [3, 8], "chorus": [8], "gain": [8]},
+        encoders={"enc_a": [("frontend", 12), ("head", 8)], "enc_b": [("only", 6)]},
+    )
+    result = run_analysis(
+        manifest_path=paths.manifest,
+        conditions_path=paths.conditions,
+        predictions_root=paths.predictions,
+        embeddings_root=paths.embeddings,
+        out_dir=root / "reports",
+        params=PARAMS,
+        seed=7,
+    )
+    return paths, root / "reports", result
+
+
+def test_every_artifact_is_written_and_returned(analysis):
+    _, out, result = analysis
+    for name in ("metrics.json", "fx_impact.csv", "index.html"):
+        assert (out / name).is_file() and out / name in result["artifacts"]
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    htmls = sorted(p.stem for p in (out / "figures").glob("*.html"))
+    assert pngs == htmls
+    assert {
+        "performance_dose",
+        "shift_dose",
+        "quadrant_radar",
+        "shift_size",
+        "loudness_control",
+        "label_rates",
+        "displacement",
+        "umap_trajectories",
+        "umap_chains",
+    } <= set(pngs)
+    for png in (out / "figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    assert all(Path(p).is_file() for p in result["artifacts"])
+
+
+def test_key_figures_match_an_independent_computation(analysis):
+    paths, out, result = analysis
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == pytest.approx(result["metrics"])
+    manifest = pd.read_parquet(paths.manifest).set_index("track_id")
+    preds = pd.read_parquet(paths.predictions / "enc_a/ridge/clean.parquet").set_index("track_id")
+    test = manifest.index[manifest["split"] == "test"]
+    expected = r2_score(manifest.loc[test, "arousal_norm"], preds.loc[test, "pred_arousal_norm"])
+    assert metrics["enc_a.ridge.clean.test_r2_arousal"] == pytest.approx(expected)
+    assert metrics["enc_b.ridge.gain@8.shift_arousal"] == pytest.approx(
+        8 * AROUSAL_PER_DB, abs=0.03
+    )
+    assert abs(metrics["enc_b.ridge.gain@8+lufs.shift_arousal"]) < 0.03
+    assert "enc_a.clf.distortion@8.test_f1_macro_quadrant" in metrics
+    assert "enc_a.tagger.clean.test_f1_micro_labels" in metrics
+    assert metrics["enc_a.reverb@8.cosine_distance"] > metrics["enc_a.reverb@3.cosine_distance"]
+    assert metrics["findings.chorus_delay_variability"] == 1.0
+    assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_fx_impact_table_carries_the_condition_structure(analysis):
+    _, out, _ = analysis
+    table = pd.read_csv(out / "fx_impact.csv")
+    assert list(table.columns) == FX_IMPACT_COLUMNS
+    assert {"performance", "shift", "variability", "shift_size", "displacement"} == set(
+        table["analysis"]
+    )
+    row = table[
+        (table["analysis"] == "shift")
+        & (table["probe"] == "ridge")
+        & (table["condition"] == "gain@8+lufs")
+        & (table["quantity"] == "arousal")
+    ]
+    assert len(row) == 2  # one per encoder
+    assert set(row["effect"]) == {"gain"} and set(row["level"]) == {8.0}
+    assert set(row["loudness"]) == {"match"}
+    chains = table[table["kind"] == "chain"]
+    assert set(chains["effect"]) == {"chain"} and chains["level"].isna().all()
+    assert not (table["condition"] == "clean").any() or set(
+        table.loc[table["condition"] == "clean", "analysis"]
+    ) == {"performance"}
+    assert (out / "tables" / "loudness_control.csv").is_file()
+
+
+def test_report_page_is_offline_and_every_reference_exists(analysis):
+    _, out, _ = analysis
+    page = (out / "index.html").read_text()
+    assert not EXTERNAL.search(page), EXTERNAL.search(page).group(0)
+    references = re.findall(r"""(?:src|href)="([^"]+)\"""", page)
+    assert any(r.endswith(".png") for r in references)
+    for ref in references:
+        assert (out / ref).is_file(), ref
+    for claim in ("Distortion raises anger", "Chorus and Delay", "Real-world effect chains"):
+        assert claim in page
+    assert "supported" in page and "Loudness control" in page and "Clean performance" in page
+    for html in (out / "figures").glob("*.html"):
+        text = html.read_text()
+        assert "<script src=" not in text and "<link " not in text, html.name  # plotly inlined
+        assert "Plotly.newPlot" in text
+
+
+def test_log_to_mlflow_logs_key_figures_and_artifacts(analysis, mlflow_uri):
+    _, out, result = analysis
+    mlflow.set_tracking_uri(mlflow_uri)
+    with pytest.raises(RuntimeError, match="active MLflow run"):
+        log_to_mlflow(result)
+    with mlflow.start_run() as run:
+        log_to_mlflow(result)
+    client = MlflowClient(mlflow_uri)
+    logged = client.get_run(run.info.run_id)
+    name = mlflow_metric_name("enc_a.ridge.gain@8+lufs.shift_arousal")
+    assert name == "enc_a.ridge.gain_8_lufs.shift_arousal"
+    assert logged.data.metrics[name] == pytest.approx(
+        result["metrics"]["enc_a.ridge.gain@8+lufs.shift_arousal"]
+    )
+    assert logged.data.tags["emofx.finding.chorus_delay_variability"] == "supported"
+    top = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"index.html", "metrics.json", "fx_impact.csv", "figures", "tables"} <= top
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert "figures/umap_trajectories.html" in figures
+
+
+def test_missing_inputs_are_named(analysis, tmp_path):
+    paths, _, _ = analysis
+    with pytest.raises(AnalysisInputError, match="predictions directory not found"):
+        run_analysis(
+            manifest_path=paths.manifest,
+            conditions_path=paths.conditions,
+            predictions_root=tmp_path / "nope",
+            embeddings_root=paths.embeddings,
+            out_dir=tmp_path / "out",
+            params=PARAMS,
+            seed=0,
+        )
