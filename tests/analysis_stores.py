@@ -3,12 +3,16 @@
 A small "world" with known answers: every condition moves predictions and embeddings by a planted
 amount, so tests can assert that the analysis finds (or does not find) each effect.
 
-- ``gain`` raises loudness by ``level`` dB; the probe's arousal output follows loudness
+- ``gain`` raises loudness by its ``gain_db``; the probe's arousal output follows loudness
   (``AROUSAL_PER_DB`` per dB), so ``gain@L`` shifts arousal and its ``+lufs`` twin (loudness
   matched back) does not.
 - ``distortion`` lowers valence and raises arousal (towards Q2 anger, away from Q4 calmness).
-- ``reverb`` lowers arousal a little per level; ``chorus`` widens the spread of predictions.
+- ``reverb`` lowers arousal a little per level; ``chorus`` and ``delay`` widen the spread of
+  predictions.
 - chains apply distortion + reverb + chorus at once.
+
+Conditions are built and saved by :mod:`emofx.fx.conditions`, so ``conditions.json`` is the real
+file format.
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-AROUSAL_PER_DB = 0.03
-LABELS = ("calmness", "power", "tension")
+from emofx.fx.conditions import Condition, resolve_condition, save_conditions
+from emofx.fx.config import FxParams
+
+AROUSAL_PER_DB = 0.02
+GAIN_DB_AT_8 = float(resolve_condition("gain@8").steps[0].params["gain_db"])
 # (Δvalence, Δarousal) per level unit, spread factor per level unit
 EFFECT_MODEL = {
     "reverb": ((0.0, -0.02), 0.0),
     "distortion": ((-0.05, 0.05), 0.0),
     "chorus": ((0.0, 0.0), 0.06),
+    "delay": ((0.0, 0.0), 0.04),
     "gain": ((0.0, 0.0), 0.0),
 }
+CHAIN_EFFECTS = ("distortion", "reverb", "chorus")
 
 
 @dataclass(frozen=True)
@@ -39,55 +48,36 @@ class Paths:
     embeddings: Path
 
 
-def condition_specs(
+def build_conditions(
     effects: dict[str, list[int]], matched: tuple[str, ...], chains: tuple[str, ...]
-) -> list[dict]:
-    """conditions.json entries in the fx module's format (clean first)."""
-    specs = [{"id": "clean", "kind": "clean", "effects": [], "loudness": "none", "hash": "0"}]
+) -> list[Condition]:
+    """Conditions built by the fx module (clean first); chain ``i`` is distortion + reverb +
+    chorus at level 8 + i."""
+    params = FxParams(
+        effects=list(effects) or ["gain"],
+        levels=[1],
+        chains=[
+            {"name": name, "steps": [{"effect": e, "level": 8 + i} for e in CHAIN_EFFECTS]}
+            for i, name in enumerate(chains)
+        ],
+        loudness_match=list(matched),
+    )
+    ids = ["clean"]
     for name, levels in effects.items():
         for level in levels:
-            step = {"name": name, "level": level, "params": {"amount": level / 10}}
-            for loudness in ("none", "match") if name in matched else ("none",):
-                suffix = "+lufs" if loudness == "match" else ""
-                specs.append(
-                    {
-                        "id": f"{name}@{level}{suffix}",
-                        "kind": "effect",
-                        "effects": [step],
-                        "loudness": loudness,
-                        "hash": f"{name}{level}{loudness}",
-                    }
-                )
-    for i, chain in enumerate(chains):
-        steps = [
-            {"name": n, "level": 8 + i, "params": {"amount": (8 + i) / 10}}
-            for n in ("distortion", "reverb", "chorus")
-        ]
-        specs.append(
-            {
-                "id": f"chain:{chain}",
-                "kind": "chain",
-                "effects": steps,
-                "loudness": "none",
-                "hash": chain,
-            }  # fmt: skip
-        )
-    return specs
+            ids += [f"{name}@{level}"] + ([f"{name}@{level}+lufs"] if name in matched else [])
+    ids += [f"chain:{name}" for name in chains]
+    return [resolve_condition(i, params) for i in ids]
 
 
-def _planted(spec: dict) -> tuple[float, float, float, float]:
+def _planted(condition: Condition) -> tuple[float, float, float, float]:
     """(Δvalence, Δarousal, spread factor, loudness change in dB) a condition causes."""
     dv = da = spread = db = 0.0
-    for step in spec["effects"]:
-        (sv, sa), sp = EFFECT_MODEL[step["name"]]
-        dv, da, spread = (
-            dv + sv * step["level"],
-            da + sa * step["level"],
-            spread + sp * step["level"],
-        )
-        if step["name"] == "gain":
-            db += step["level"]
-    if spec["loudness"] == "match":
+    for step in condition.steps:
+        (sv, sa), sp = EFFECT_MODEL[step.effect]
+        dv, da, spread = dv + sv * step.level, da + sa * step.level, spread + sp * step.level
+        db += float(step.params.get("gain_db", 0.0))
+    if condition.loudness_match:
         db = 0.0
     return dv, da, spread, db
 
@@ -99,7 +89,7 @@ def write_stores(
     seed: int = 0,
     effects: dict[str, list[int]] | None = None,
     matched: tuple[str, ...] = ("gain",),
-    chains: tuple[str, ...] = ("u2", "pink_floyd", "rage_against_the_machine"),
+    chains: tuple[str, ...] = ("heavy", "heavier", "heaviest"),
     encoders: dict[str, list[tuple[str, int]]] | None = None,
     tasks: tuple[str, ...] = ("regression",),
 ) -> Paths:
@@ -111,7 +101,7 @@ def write_stores(
     rng = np.random.default_rng(seed)
     effects = effects or {"reverb": [2, 5, 8], "distortion": [2, 5, 8], "chorus": [8], "gain": [8]}
     encoders = encoders or {"enc_a": [("frontend", 12), ("head", 8)]}
-    specs = condition_specs(effects, matched, chains)
+    conditions = build_conditions(effects, matched, chains)
     paths = Paths(
         root / "prepared/syn/manifest.parquet",
         root / "conditions.json",
@@ -141,20 +131,20 @@ def write_stores(
             "labels": labels,
         }
     ).to_parquet(paths.manifest)
-    paths.conditions.write_text(json.dumps(specs))
+    save_conditions(conditions, paths.conditions)
 
     clean_v = valence + rng.normal(0, 0.15, n_tracks)
     clean_a = arousal + rng.normal(0, 0.15, n_tracks)
     lufs_in = rng.normal(-20, 3, n_tracks)
-    for spec in specs:
-        dv, da, spread, db = _planted(spec)
+    for condition in conditions:
+        dv, da, spread, db = _planted(condition)
         grow = 1 + spread
         v = clean_v.mean() + (clean_v - clean_v.mean()) * grow + dv + rng.normal(0, 0.02, n_tracks)
         a = clean_a.mean() + (clean_a - clean_a.mean()) * grow + da + AROUSAL_PER_DB * db
         a = a + rng.normal(0, 0.02, n_tracks)
-        if spec["id"] == "clean":
+        if condition.id == "clean":
             v, a = clean_v, clean_a
-        base = {"track_id": ids, "split": split, "condition": spec["id"]}
+        base = {"track_id": ids, "split": split, "condition": condition.id}
         outputs = {
             "regression": ("ridge", {"pred_valence_norm": v, "pred_arousal_norm": a}),
             "classification": ("clf", _quadrant_outputs(v, a)),
@@ -163,10 +153,10 @@ def write_stores(
         for task in tasks:
             probe, columns = outputs[task]
             for encoder in encoders:
-                out = paths.predictions / encoder / probe / f"{spec['id']}.parquet"
+                out = paths.predictions / encoder / probe / f"{condition.id}.parquet"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 pd.DataFrame(base | columns).to_parquet(out)
-    _write_embeddings(paths.embeddings, ids, specs, encoders, lufs_in, rng)
+    _write_embeddings(paths.embeddings, ids, conditions, encoders, lufs_in, rng)
     return paths
 
 
@@ -186,7 +176,7 @@ def _label_outputs(v: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
 def _write_embeddings(
     root: Path,
     ids: list[str],
-    specs: list[dict],
+    conditions: list[Condition],
     encoders: dict[str, list[tuple[str, int]]],
     lufs_in: np.ndarray,
     rng: np.random.Generator,
@@ -199,24 +189,24 @@ def _write_embeddings(
         latent = rng.normal(size=(n, max(dims)))
         directions = {}
         rows = []
-        for spec in specs:
-            db = _planted(spec)[3]
+        for condition in conditions:
+            db = _planted(condition)[3]
             array = np.zeros((n, len(layers), max(dims)), dtype=np.float32)
             for li, dim in enumerate(dims):
                 # deeper layers move more; each effect pushes along its own fixed direction
                 push = np.zeros(dim)
-                for step in spec["effects"]:
-                    key = (step["name"], li)
+                for step in condition.steps:
+                    key = (step.effect, li)
                     directions.setdefault(key, rng.normal(size=dim))
-                    push += directions[key] * step["level"] * 0.08 * (li + 1)
-                noise = rng.normal(0, 0.02, (n, dim)) if spec["id"] != "clean" else 0
+                    push += directions[key] * step.level * 0.08 * (li + 1)
+                noise = rng.normal(0, 0.02, (n, dim)) if condition.id != "clean" else 0
                 array[:, li, :dim] = latent[:, :dim] + push + noise
-            np.save(store / f"{spec['id']}.npy", array)
+            np.save(store / f"{condition.id}.npy", array)
             rows.append(
                 pd.DataFrame(
                     {
                         "track_id": ids,
-                        "condition": spec["id"],
+                        "condition": condition.id,
                         "lufs_in": lufs_in,
                         "lufs_out": lufs_in + db,
                     }  # fmt: skip
@@ -228,6 +218,6 @@ def _write_embeddings(
             "encoder": encoder,
             "layer_names": [name for name, _ in layers],
             "layer_dims": dims,
-            "conditions": [s["id"] for s in specs],
+            "conditions": [c.id for c in conditions],
         }
         (store / "meta.json").write_text(json.dumps(meta))

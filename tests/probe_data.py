@@ -24,7 +24,7 @@ def write_store(
     seed: int = 0,
     conditions: tuple[str, ...] = ("clean", "reverb@3"),
 ) -> tuple[Path, pd.DataFrame]:
-    """``root/<encoder=tiny>`` store and its manifest (splits 60/20/20 %, every quadrant in train)."""
+    """``root/tiny`` store and its manifest (splits 60/20/20 %, every quadrant in train)."""
     rng = np.random.default_rng(seed)
     signal = rng.normal(size=(n, DIMS[1]))
     valence = np.tanh(0.8 * signal[:, 0] + 0.3 * signal[:, 1] + 0.1 * rng.normal(size=n))
@@ -63,7 +63,9 @@ def write_store(
             "valence_norm": valence,
             "arousal_norm": arousal,
             "quadrant": pd.array(quadrant, dtype="Int64"),
-            "labels": [json.dumps(dict(zip(LABELS, row.round(4).tolist()))) for row in labels],
+            "labels": [
+                json.dumps(dict(zip(LABELS, row.round(4).tolist(), strict=True))) for row in labels
+            ],
         }
     )
     return store, manifest

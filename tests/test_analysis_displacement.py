@@ -22,7 +22,7 @@ def world(tmp_path_factory):
         tmp_path_factory.mktemp("emb"),
         n_tracks=40,
         effects={"reverb": [2, 5, 8], "gain": [8]},
-        chains=("u2",),
+        chains=("heavy",),
     )
     conditions = load_conditions(paths.conditions)
     (store,) = load_embedding_stores(paths.embeddings, conditions)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from emofx.analysis.loading import (
     AnalysisInputError,
+    condition_info,
     find_prediction_files,
     load_conditions,
     load_embedding_stores,
@@ -17,58 +16,64 @@ from emofx.analysis.loading import (
     load_prediction_set,
     loudness_twins,
 )
+from emofx.fx.conditions import (
+    Condition,
+    PluginRef,
+    Step,
+    build_conditions,
+    save_conditions,
+)
+from emofx.fx.config import FxParams
 from tests.analysis_stores import write_stores
 
 
-def _write(tmp_path, conditions) -> object:
-    path = tmp_path / "conditions.json"
-    path.write_text(json.dumps(conditions))
-    return path
-
-
-def test_effect_and_level_come_from_the_fields_not_the_id(tmp_path):
-    path = _write(
-        tmp_path,
-        [
-            {"id": "clean", "kind": "clean", "effects": [], "loudness": "none"},
-            {"id": "x1", "kind": "effect", "loudness": "none",
-             "effects": [{"name": "reverb", "level": 7, "params": {"room_size": 0.7}}]},
-            {"id": "x1-matched", "kind": "effect", "loudness": "match",
-             "effects": [{"name": "reverb", "level": 7, "params": {"room_size": 0.7}}]},
-            {"id": "chain:u2", "kind": "chain", "loudness": "none",
-             "effects": [{"name": "distortion", "level": 4, "params": {}},
-                         {"name": "reverb", "level": 8, "params": {}}]},
-            {"id": "plugin:vst@warm", "kind": "plugin", "loudness": "none",
-             "effects": [{"name": "vst", "level": "warm", "params": {}}]},
-        ],
-    )  # fmt: skip
-    conditions = load_conditions(path)
-    assert list(conditions) == ["clean", "x1", "x1-matched", "chain:u2", "plugin:vst@warm"]
-    assert (conditions["x1"].effect, conditions["x1"].level) == ("reverb", 7.0)
-    assert conditions["x1-matched"].group == "reverb+lufs"
-    assert (conditions["chain:u2"].effect, conditions["chain:u2"].level) == ("chain", None)
-    assert (conditions["plugin:vst@warm"].effect, conditions["plugin:vst@warm"].level) == (
-        "vst",
-        None,
+def test_effect_level_and_loudness_come_from_the_condition_fields(tmp_path):
+    params = FxParams(
+        effects=["reverb"],
+        levels=[7],
+        chains=[{"name": "mine", "steps": [{"effect": "distortion", "level": 4}]}],
+        loudness_match=["reverb"],
     )
-    assert loudness_twins(conditions) == [("x1", "x1-matched")]
+    path = tmp_path / "conditions.json"
+    save_conditions(build_conditions(params), path)
+    conditions = load_conditions(path)
+    assert list(conditions) == ["clean", "reverb@7", "reverb@7+lufs", "chain:mine"]
+    reverb = conditions["reverb@7"]
+    assert (reverb.kind, reverb.effect, reverb.level, reverb.loudness) == (
+        "effect",
+        "reverb",
+        7.0,
+        "none",
+    )
+    assert conditions["reverb@7+lufs"].group == "reverb+lufs"
+    chain = conditions["chain:mine"]
+    assert (chain.kind, chain.effect, chain.level) == ("chain", "chain", None)
+    assert conditions["clean"].effect == "clean"
+    assert loudness_twins(conditions) == [("reverb@7", "reverb@7+lufs")]
+
+
+def test_a_plugin_step_is_grouped_by_its_plugin_name():
+    condition = Condition(
+        id="plugin:warmth@soft",
+        kind="plugin",
+        steps=[Step(effect="plugin", params={"drive": 0.3}, plugin=PluginRef(path="/x/Warm.vst3"))],
+    )
+    info = condition_info(condition)
+    assert (info.effect, info.level, info.group) == ("Warm", None, "Warm")
 
 
 @pytest.mark.parametrize(
-    ("conditions", "message"),
+    ("content", "message"),
     [
-        ([{"id": "a", "kind": "effect", "effects": [], "loudness": "none"}], "no 'clean'"),
-        ([{"id": "clean", "kind": "clean", "effects": []}], "missing key(s) ['loudness']"),
-        ([{"id": "clean", "kind": "dry", "effects": [], "loudness": "none"}], "kind 'dry'"),
-        ([{"id": "clean", "kind": "clean", "effects": [], "loudness": "loud"}], "loudness 'loud'"),
-        ([{"id": "clean", "kind": "clean", "effects": [{"level": 2}], "loudness": "none"}],
-         "'effects' must be a list"),
-        ([{"id": "clean", "kind": "clean", "effects": [], "loudness": "none"}] * 2, "duplicate"),
-        ({"clean": {}}, "expected a JSON list"),
+        (None, "file not found"),
+        ("[1, 2]", "not a conditions file"),
+        ('{"conditions": [{"id": "reverb@3", "kind": "clean"}]}', "conditions"),
     ],
-)  # fmt: skip
-def test_bad_conditions_name_the_file_and_the_problem(tmp_path, conditions, message):
-    path = _write(tmp_path, conditions)
+)
+def test_bad_conditions_files_are_named(tmp_path, content, message):
+    path = tmp_path / "conditions.json"
+    if content is not None:
+        path.write_text(content)
     with pytest.raises(AnalysisInputError, match="conditions.json") as err:
         load_conditions(path)
     assert message in str(err.value)

@@ -16,7 +16,7 @@ from sklearn.metrics import r2_score
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.loading import AnalysisInputError
 from emofx.analysis.run import FX_IMPACT_COLUMNS, log_to_mlflow, mlflow_metric_name, run_analysis
-from tests.analysis_stores import AROUSAL_PER_DB, write_stores
+from tests.analysis_stores import AROUSAL_PER_DB, GAIN_DB_AT_8, write_stores
 
 PARAMS = AnalysisParams(
     n_bootstrap=200, projection={"max_tracks": 10, "n_epochs": 30, "n_neighbors": 8}
@@ -79,7 +79,7 @@ def test_key_figures_match_an_independent_computation(analysis):
     expected = r2_score(manifest.loc[test, "arousal_norm"], preds.loc[test, "pred_arousal_norm"])
     assert metrics["enc_a.ridge.clean.test_r2_arousal"] == pytest.approx(expected)
     assert metrics["enc_b.ridge.gain@8.shift_arousal"] == pytest.approx(
-        8 * AROUSAL_PER_DB, abs=0.03
+        AROUSAL_PER_DB * GAIN_DB_AT_8, abs=0.03
     )
     assert abs(metrics["enc_b.ridge.gain@8+lufs.shift_arousal"]) < 0.03
     assert "enc_a.clf.distortion@8.test_f1_macro_quadrant" in metrics

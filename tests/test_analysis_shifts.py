@@ -23,7 +23,7 @@ from emofx.analysis.shifts import (
     share_tests,
     shift_table,
 )
-from tests.analysis_stores import AROUSAL_PER_DB, EFFECT_MODEL, write_stores
+from tests.analysis_stores import AROUSAL_PER_DB, EFFECT_MODEL, GAIN_DB_AT_8, write_stores
 
 PARAMS = AnalysisParams(n_bootstrap=300)
 
@@ -59,20 +59,20 @@ def test_gain_shifts_arousal_and_its_loudness_matched_twin_removes_most_of_it(wo
         shifts.loc[("ridge", "gain@8", "arousal")],
         shifts.loc[("ridge", "gain@8+lufs", "arousal")],
     )
-    assert raw["shift"] == pytest.approx(AROUSAL_PER_DB * 8, abs=0.02)
+    assert raw["shift"] == pytest.approx(AROUSAL_PER_DB * GAIN_DB_AT_8, abs=0.02)
     assert raw["q_value"] < 1e-6 and raw["effect_size"] > 0.9
     assert abs(matched["shift"]) < 0.2 * raw["shift"]
     assert abs(shifts.loc[("ridge", "gain@8", "valence"), "shift"]) < 0.02
     (store,) = load_embedding_stores(world["paths"].embeddings, world["conditions"])
     scored = world["psets"]["ridge"].track_ids
     changes = loudness_changes([store], scored).set_index("condition")["lufs_change"]
-    assert changes["gain@8"] == pytest.approx(8.0) and changes["gain@8+lufs"] == 0.0
+    assert changes["gain@8"] == pytest.approx(GAIN_DB_AT_8) and changes["gain@8+lufs"] == 0.0
     control = loudness_control_table(
         world["shift_rows"], world["conditions"], loudness_changes([store], scored), PARAMS
     ).set_index(["probe", "quantity"])
     row = control.loc[("ridge", "arousal")]
     assert (row["raw"], row["matched"], row["verdict"]) == ("gain@8", "gain@8+lufs", "removed")
-    assert row["remaining"] < 0.2 and row["lufs_change_raw"] == pytest.approx(8.0)
+    assert row["remaining"] < 0.2 and row["lufs_change_raw"] == pytest.approx(GAIN_DB_AT_8)
     assert control.loc[("ridge", "valence"), "verdict"] == "no shift"
 
 
@@ -143,7 +143,7 @@ def test_paper_findings_on_the_planted_world(world):
     assert ridge_line.endswith("(holds)"), ridge_line
     assert chains.verdict in ("supported", "partly supported")
     ridge = magnitudes[magnitudes["probe"] == "ridge"].set_index("condition")["magnitude"]
-    assert ridge["gain@8"] == pytest.approx(AROUSAL_PER_DB * 8, abs=0.02)
+    assert ridge["gain@8"] == pytest.approx(AROUSAL_PER_DB * GAIN_DB_AT_8, abs=0.02)
     assert ridge["gain@8+lufs"] < 0.2 * ridge["gain@8"]  # only the 0.02 planted noise left
 
 

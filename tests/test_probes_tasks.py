@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from tests.probe_data import LABELS, write_store
 
 from emofx.embed.store import EmbeddingStore
 from emofx.probes.metrics import classification_metrics, score_split, selection_metric
 from emofx.probes.tasks import build_task, prediction_columns
+from tests.probe_data import LABELS, write_store
 
 TARGETS = ["valence_norm", "arousal_norm"]
 
@@ -97,7 +97,9 @@ def test_classification_metrics_and_binary_auroc():
     out = classification_metrics("val", np.array([0, 1, 2]), probs)
     assert out["val/accuracy_quadrant"] == pytest.approx(2 / 3)
     assert out["val/f1_macro_quadrant"] == pytest.approx(0.5)  # q3 missed, q4 false positive
-    frame = pd.DataFrame({"track_id": ["a", "b", "c", "d"], "split": ["train", "val", "test", "val"]})
+    frame = pd.DataFrame(
+        {"track_id": ["a", "b", "c", "d"], "split": ["train", "val", "test", "val"]}
+    )
     manifest = frame.assign(labels=[json.dumps({"x": v}) for v in (1, 0, 1, 1)])
     data = build_task("labels", frame, manifest, TARGETS)
     out = score_split(data, "val", np.array([[0.2], [0.9]]))

@@ -64,7 +64,9 @@ def test_three_trial_study_prunes_and_nests_trials_in_mlflow(
     states = [t.state for t in study.trials]
     assert len(states) == 3 and TrialState.PRUNED in states and TrialState.COMPLETE in states
     assert all(t.intermediate_values for t in study.trials)  # the callback reported every step
-    assert result.best_value == study.best_value and result.n_pruned == states.count(TrialState.PRUNED)
+    assert result.best_value == study.best_value and result.n_pruned == states.count(
+        TrialState.PRUNED
+    )
     client = MlflowClient(mlflow_uri)
     runs = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
@@ -100,7 +102,8 @@ WORKER = textwrap.dedent(
     store = EmbeddingStore(root)
     data = build_task("regression", store.index(), manifest, TARGETS)
     x = load_features(store, "clean", 1)[data.rows]
-    optimize("xgboost", data, x, tune_params("xgboost", sys.argv[2], n_trials=6), 0, "shared")
+    params = tune_params("xgboost", sys.argv[2], n_trials=6)
+    optimize("xgboost", data, x, params, 0, "shared", parent_run_id=sys.argv[3])
     """
 )
 
@@ -109,9 +112,12 @@ WORKER = textwrap.dedent(
 def test_two_worker_processes_finish_one_rdb_study(tmp_path, mlflow_uri):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     optuna.create_study(study_name="shared", storage=storage, direction="minimize")  # schema once
+    with stage_run("probe", "tiny", {}, artifact_root=str(tmp_path / "art")):
+        with mlflow.start_run(run_name="tune", nested=True) as parent:
+            pass  # the workers resume it
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(tmp_path / f"w{i}"), storage],
+            [sys.executable, "-c", WORKER, str(tmp_path / f"w{i}"), storage, parent.info.run_id],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -125,3 +131,7 @@ def test_two_worker_processes_finish_one_rdb_study(tmp_path, mlflow_uri):
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert 6 <= len(finished) <= 7  # each worker may finish the trial it had started
     assert len({t.user_attrs["worker_pid"] for t in finished}) == 2
+    runs = MlflowClient(mlflow_uri).search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in runs) == [t.number for t in trials]

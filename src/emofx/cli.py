@@ -60,10 +60,20 @@ def file_digest(path: Path) -> str:
 
 # --- pipeline stages ---------------------------------------------------------------------------
 def cmd_synth(params: Params, args: argparse.Namespace) -> None:
-    from emofx.datasets.synth import generate_corpus
+    """Generate the synthetic corpus (DEAM layout; with --emopia the EMOPIA MIDI layout)."""
+    from emofx.datasets.synth import generate_corpus, write_emopia_layout
 
     s = params.synth
     started = time.perf_counter()
+    if args.emopia:
+        clips = write_emopia_layout(
+            s.emopia.out,
+            n_clips=s.emopia.n_clips,
+            seed=params.seed,
+            clip_seconds=s.emopia.clip_seconds,
+        )
+        console.print(f"synthetic EMOPIA corpus: {len(clips)} MIDI clips in {s.emopia.out}")
+        return
     cues = generate_corpus(
         s.out,
         n_tracks=s.n_tracks,
@@ -71,13 +81,14 @@ def cmd_synth(params: Params, args: argparse.Namespace) -> None:
         seed=params.seed,
         sample_rate=s.sample_rate,
         workers=s.workers,
+        overwrite=True,
     )
-    console.print(
-        f"synthetic corpus: {len(cues)} tracks in {s.out} ({time.perf_counter() - started:.1f} s)"
-    )
+    elapsed = time.perf_counter() - started
+    console.print(f"synthetic corpus: {len(cues)} tracks in {s.out} ({elapsed:.1f} s)")
 
 
 def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
+    """Manifest, group-disjoint split, rejected.csv and the decoded-audio cache."""
     import mlflow
 
     from emofx.data_versioning import dataset_hash
@@ -115,6 +126,7 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
 
 
 def cmd_conditions(params: Params, args: argparse.Namespace) -> None:
+    """Resolve the FX grid of params.yaml into data/conditions.json."""
     from emofx.fx.conditions import build_conditions, save_conditions
 
     conditions = build_conditions(params.fx)
@@ -126,6 +138,7 @@ def cmd_conditions(params: Params, args: argparse.Namespace) -> None:
 
 
 def cmd_embed(params: Params, args: argparse.Namespace) -> None:
+    """Embed every (track, condition) pair with each encoder (resumable, skipped if unchanged)."""
     import mlflow
     import pandas as pd
 
@@ -192,6 +205,7 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
 
 
 def cmd_probe(params: Params, args: argparse.Namespace) -> None:
+    """Fit probes on clean train, choose on val, predict every condition."""
     import pandas as pd
 
     from emofx.probes.run import run_probes
@@ -223,6 +237,7 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
+    """FX impact on the test split, statistics, figures and reports/index.html."""
     from emofx.analysis.run import log_to_mlflow, run_analysis
     from emofx.tracking import stage_run
 
@@ -250,6 +265,7 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
 
 # --- tools -------------------------------------------------------------------------------------
 def cmd_check(params: Params, args: argparse.Namespace) -> None:
+    """Validate params.yaml and the paths it names, then exit."""
     console.print("params.yaml is valid")
 
 
@@ -282,8 +298,8 @@ def cmd_data_add(args: argparse.Namespace) -> None:
     digest = data_add(args.dataset, Path(args.path), Path("."))
     console.print(f"{args.dataset}: {args.path} under DVC control (hash {digest})")
     console.print(
-        f"next: git add data/raw/{args.dataset}.dvc && git commit; `dvc push` stores the data "
-        "in the default remote; set dataset.root in params.yaml to use it"
+        "next: commit the new .dvc file and .gitignore (git add -A && git commit); point "
+        "dataset.root in params.yaml at the tracked folder; `dvc push` backs it up"
     )
 
 
@@ -310,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func in STAGES.items():
         p = sub.add_parser(name, help=(func.__doc__ or f"the {name} stage").strip().splitlines()[0])
         p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+        if name == "synth":
+            p.add_argument("--emopia", action="store_true", help="write the EMOPIA-layout corpus")
         if name == "embed":
             p.add_argument("--encoder", action="append", help="only this encoder (repeatable)")
         p.set_defaults(stage=func)

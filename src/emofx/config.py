@@ -8,6 +8,7 @@ Validation happens in :func:`load_params`, before any stage does work.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,19 @@ from emofx.fx.config import FxParams
 from emofx.probes.config import ProbeParams
 from emofx.tracking import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI
 
+NESTED_KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.\w+(\[\d+\])*)*: ")
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SynthEmopiaParams(StrictModel):
+    """The EMOPIA-layout MIDI corpus (``emofx synth --emopia``)."""
+
+    out: Path = Path("data/raw/synth-emopia")
+    n_clips: int = Field(60, gt=0)
+    clip_seconds: float = Field(30.0, gt=0)
 
 
 class SynthParams(StrictModel):
@@ -33,6 +44,7 @@ class SynthParams(StrictModel):
     clip_seconds: float = Field(10.0, gt=0)
     sample_rate: int = Field(44_100, gt=0)
     workers: int = Field(2, gt=0)
+    emopia: SynthEmopiaParams = Field(default_factory=SynthEmopiaParams)
 
 
 class EmbedParams(StrictModel):
@@ -101,7 +113,10 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{path}: {key}: {msg}")
+        if NESTED_KEY.match(msg):  # a section-level check that names its own sub-key
+            lines.append(f"{path}: {key}.{msg}")
+        else:
+            lines.append(f"{path}: {key}: {msg}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ inlined, so it opens offline and as a single MLflow artifact).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -24,6 +26,7 @@ from emofx.analysis.shifts import MAIN_QUANTITIES, dose_groups
 
 PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
 PANEL_W, PANEL_H = 3.4, 2.8  # inches per matplotlib panel
+MAX_COLS = 6
 
 
 @dataclass
@@ -44,27 +47,59 @@ def save_figure(pair: FigurePair, out_dir: Path, name: str) -> list[Path]:
     return [png, html]
 
 
-def _figure(
-    width: float, height: float, rows: int, cols: int, **kwargs
-) -> tuple[Figure, np.ndarray]:
-    """A matplotlib figure (no pyplot: no global state, any backend) with a 2-D axes array."""
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots(rows, cols, squeeze=False, **kwargs)
-
-
-def _grid(rows: int, cols: int, polar: bool = False) -> tuple[Figure, np.ndarray]:
-    return _figure(
-        PANEL_W * cols,
-        PANEL_H * rows,
-        rows,
-        cols,
-        subplot_kw={"projection": "polar"} if polar else None,
-    )
-
-
 def _plotly_grid(rows: int, cols: int, titles: list[str], **kwargs) -> go.Figure:
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kwargs)
     return fig.update_layout(height=280 * rows + 80, width=max(340 * cols, 600))
+
+
+@dataclass
+class PanelGrid:
+    """Panels in blocks (one block per encoder or encoder/probe), wrapped at ``MAX_COLS``."""
+
+    fig: Figure
+    pfig: go.Figure
+    cells: dict[tuple, tuple[Axes, int, int]]  # (block, panel) → (axes, plotly row, plotly col)
+
+    @property
+    def first(self) -> Axes:
+        return next(iter(self.cells.values()))[0]
+
+
+def panel_grid(
+    blocks: dict[tuple | str, list[str]], title: Callable[..., str], polar: bool = False
+) -> PanelGrid:
+    """Each block starts a new row; its panels fill rows of at most ``MAX_COLS``."""
+    n_cols = min(MAX_COLS, max(len(panels) for panels in blocks.values()))
+    places, n_rows = [], 0
+    for block, panels in blocks.items():
+        places += [(block, p, n_rows + k // n_cols, k % n_cols) for k, p in enumerate(panels)]
+        n_rows += -(-len(panels) // n_cols)
+    fig = Figure(figsize=(PANEL_W * n_cols, PANEL_H * n_rows), layout="constrained")
+    axes = fig.subplots(
+        n_rows, n_cols, squeeze=False, subplot_kw={"projection": "polar"} if polar else None
+    )
+    titles = [""] * (n_rows * n_cols)
+    for block, panel, r, c in places:
+        titles[r * n_cols + c] = title(block, panel)
+    specs = [[{"type": "polar" if polar else "xy"}] * n_cols] * n_rows
+    pfig = _plotly_grid(n_rows, n_cols, titles, specs=specs)
+    cells = {}
+    for block, panel, r, c in places:
+        axes[r, c].set_title(titles[r * n_cols + c], fontsize=9)
+        cells[(block, panel)] = (axes[r, c], r + 1, c + 1)
+    used = {(r, c) for *_, r, c in places}
+    for (r, c), ax in np.ndenumerate(axes):
+        if (r, c) not in used:
+            ax.set_axis_off()
+    return PanelGrid(fig, pfig, cells)
+
+
+def _figure(
+    width: float, height: float, rows: int, cols: int
+) -> tuple[Figure, np.ndarray]:
+    """A matplotlib figure (no pyplot: no global state, any backend) with a 2-D axes array."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False)
 
 
 def _set_label(encoder: str, probe: str) -> str:
@@ -80,20 +115,6 @@ def _panels_per_set(
         for key, rows in table.groupby(["encoder", "probe"])
         if rows[column].isin(panels).any()
     }
-
-
-def _ragged_grid(
-    per_set: dict[tuple[str, str], list[str]],
-) -> tuple[Figure, np.ndarray, go.Figure]:
-    """A row per encoder/probe with its own panels; unused cells are hidden."""
-    n_cols = max(len(p) for p in per_set.values())
-    fig, axes = _grid(len(per_set), n_cols)
-    titles = []
-    for i, (key, panels) in enumerate(per_set.items()):
-        titles += [f"{_set_label(*key)}: {p}" for p in panels] + [""] * (n_cols - len(panels))
-        for ax in axes[i, len(panels) :]:
-            ax.set_axis_off()
-    return fig, axes, _plotly_grid(len(per_set), n_cols, titles)
 
 
 def dose_figure(
@@ -114,11 +135,12 @@ def dose_figure(
     per_set = _panels_per_set(table, panel_column, panels)
     if not per_set:
         return None
-    fig, axes, pfig = _ragged_grid(per_set)
-    for i, ((encoder, probe), set_panels) in enumerate(per_set.items()):
+    grid = panel_grid(per_set, lambda key, panel: f"{_set_label(*key)}: {panel}")
+    pfig = grid.pfig
+    for (encoder, probe), set_panels in per_set.items():
         rows = table[(table["encoder"] == encoder) & (table["probe"] == probe)]
-        for j, panel in enumerate(set_panels):
-            ax = axes[i, j]
+        for panel in set_panels:
+            ax, prow, pcol = grid.cells[((encoder, probe), panel)]
             ax.axhline(0, color="grey", lw=0.8, ls="--")
             by_condition = rows[rows[panel_column] == panel].set_index("condition")
             for k, (group, members) in enumerate(groups.items()):
@@ -138,7 +160,7 @@ def dose_figure(
                         mode="lines+markers",
                         name=group,
                         legendgroup=group,
-                        showlegend=i == j == 0,
+                        showlegend=ax is grid.first,
                         line={"color": color},
                         error_y={
                             "type": "data",
@@ -148,13 +170,12 @@ def dose_figure(
                         },
                         hovertext=[c.id for c in members],
                     ),
-                    row=i + 1,
-                    col=j + 1,
+                    row=prow,
+                    col=pcol,
                 )
-            ax.set_title(f"{_set_label(encoder, probe)}: {panel}", fontsize=9)
             ax.set_xlabel("level")
-    axes[0, 0].legend(fontsize=7)
-    return FigurePair(title, caption, fig, pfig)
+    grid.first.legend(fontsize=7)
+    return FigurePair(title, caption, grid.fig, pfig)
 
 
 def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> FigurePair | None:
@@ -166,19 +187,18 @@ def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> 
     sets = list(shares.groupby(["encoder", "probe"]).groups)
     names = [QUADRANT_NAMES[q] for q in QUADRANT_NAMES]
     angles = np.linspace(0, 2 * np.pi, len(names), endpoint=False)
-    fig, axes = _grid(len(sets), len(groups), polar=True)
-    titles = [f"{_set_label(*s)}: {g}" for s in sets for g in groups]
-    pfig = _plotly_grid(
-        len(sets), len(groups), titles, specs=[[{"type": "polar"}] * len(groups)] * len(sets)
+    grid = panel_grid(
+        {s: list(groups) for s in sets}, lambda key, g: f"{_set_label(*key)}: {g}", polar=True
     )
+    pfig = grid.pfig
     pfig.update_polars(angularaxis_rotation=45)
     cmap = colormaps["viridis"]
-    for i, (encoder, probe) in enumerate(sets):
+    for encoder, probe in sets:
         rows = shares[(shares["encoder"] == encoder) & (shares["probe"] == probe)]
         table = rows.pivot(index="condition", columns="quantity", values="mean")
         clean = rows.groupby("quantity")["clean_mean"].first()
-        for j, (group, members) in enumerate(groups.items()):
-            ax = axes[i, j]
+        for group, members in groups.items():
+            ax, prow, pcol = grid.cells[((encoder, probe), group)]
             lines = [(CLEAN, clean)] + [
                 (c.id, table.loc[c.id]) for c in members if c.id in table.index
             ]
@@ -194,20 +214,19 @@ def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> 
                         line={"color": color},
                         showlegend=False,
                     ),
-                    row=i + 1,
-                    col=j + 1,
+                    row=prow,
+                    col=pcol,
                 )
             ax.set_theta_offset(np.pi / 4)  # Q1 upper right … Q4 lower right, as in the V–A plane
             ax.set_xticks(angles, names, fontsize=7)
             ax.tick_params(axis="y", labelsize=6)
-            ax.set_title(f"{_set_label(encoder, probe)}: {group}", fontsize=9)
             ax.legend(fontsize=6, loc="lower left", bbox_to_anchor=(0.9, 0.9))
     caption = (
         "Share of test tracks predicted in each quadrant (Q1 excitement, Q2 anger, Q3 sadness, "
         "Q4 calmness) for clean (black) and each level (light = strong); quadrants come from "
         "the classifier, or from the signs of predicted valence/arousal."
     )
-    return FigurePair("Predicted quadrant shares per level", caption, fig, pfig)
+    return FigurePair("Predicted quadrant shares per level", caption, grid.fig, pfig)
 
 
 def magnitude_figure(magnitudes: pd.DataFrame) -> FigurePair | None:
@@ -258,16 +277,17 @@ def loudness_figure(control: pd.DataFrame) -> FigurePair | None:
     per_set = _panels_per_set(control, "quantity", MAIN_QUANTITIES)
     if not per_set:
         return None
-    fig, axes, pfig = _ragged_grid(per_set)
-    for i, ((encoder, probe), quantities) in enumerate(per_set.items()):
-        for j, quantity in enumerate(quantities):
+    grid = panel_grid(per_set, lambda key, q: f"{_set_label(*key)}: Δ{q}")
+    pfig = grid.pfig
+    for (encoder, probe), quantities in per_set.items():
+        for quantity in quantities:
             rows = control[
                 (control["encoder"] == encoder)
                 & (control["probe"] == probe)
                 & (control["quantity"] == quantity)
             ]
             x = np.arange(len(rows))
-            ax = axes[i, j]
+            ax, prow, pcol = grid.cells[((encoder, probe), quantity)]
             for k, side in enumerate(("raw", "matched")):
                 color = PALETTE[k]
                 ax.bar(x + (k - 0.5) * 0.4, rows[f"shift_{side}"], 0.4, color=color, label=side)
@@ -277,22 +297,21 @@ def loudness_figure(control: pd.DataFrame) -> FigurePair | None:
                         y=rows[f"shift_{side}"],
                         name=side,
                         marker_color=color,
-                        showlegend=i == j == 0,
+                        showlegend=ax is grid.first,
                         hovertext=rows["verdict"],
                     ),
-                    row=i + 1,
-                    col=j + 1,
+                    row=prow,
+                    col=pcol,
                 )
             ax.axhline(0, color="grey", lw=0.8)
             ax.set_xticks(x, rows["raw"], rotation=45, fontsize=7)
-            ax.set_title(f"{_set_label(encoder, probe)}: Δ{quantity}", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
+    grid.first.legend(fontsize=7)
     pfig.update_layout(barmode="group")
     caption = (
         "Mean paired shift vs clean under each raw condition and its loudness-matched twin; "
         "a shift that vanishes when loudness is matched came from the level change."
     )
-    return FigurePair("Loudness control: raw vs loudness-matched", caption, fig, pfig)
+    return FigurePair("Loudness control: raw vs loudness-matched", caption, grid.fig, pfig)
 
 
 def heatmap_columns(conditions: dict[str, ConditionInfo]) -> list[str]:

@@ -7,7 +7,6 @@ file, key or value; nothing here guesses a missing value.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from emofx.embed.store import INDEX, LOUDNESS, META, EmbeddingStore
+from emofx.fx import conditions as fx_conditions
 
 CLEAN = "clean"
-CONDITION_KINDS = ("clean", "effect", "chain", "plugin")
-LOUDNESS_POLICIES = ("none", "match")
 REGRESSION_TARGETS = {"valence": "valence_norm", "arousal": "arousal_norm"}
 QUADRANT_NAMES = {1: "excitement", 2: "anger", 3: "sadness", 4: "calmness"}
 QUADRANT_PROBS = tuple(f"prob_q{q}" for q in QUADRANT_NAMES)
@@ -35,10 +33,10 @@ class ConditionInfo:
 
     id: str
     kind: str
-    effect: str  # "clean", the effect/plugin name of a one-step condition, or "chain"
-    level: float | None  # numeric level of a one-step condition, else None
-    loudness: str
-    steps_key: str  # canonical JSON of the ordered steps: equal for a loudness-matched twin
+    effect: str  # the effect (or plugin) of a one-step condition, else the kind ("chain", "clean")
+    level: float | None  # level of a one-step effect, else None
+    loudness: str  # "none" or "match"
+    steps_key: str  # canonical JSON of kind + steps + tail: equal for a loudness-matched twin
 
     @property
     def group(self) -> str:
@@ -47,59 +45,35 @@ class ConditionInfo:
 
 
 def load_conditions(path: str | Path) -> dict[str, ConditionInfo]:
-    """``conditions.json`` → ``{id: ConditionInfo}`` in file order (``clean`` required)."""
-    path = Path(path)
-    raw = _read_json(path)
-    if not isinstance(raw, list):
-        raise AnalysisInputError(f"{path}: expected a JSON list of conditions, got {type(raw)}")
-    out: dict[str, ConditionInfo] = {}
-    for i, item in enumerate(raw):
-        where = f"{path}: condition #{i}"
-        if not isinstance(item, dict):
-            raise AnalysisInputError(f"{where}: expected an object, got {item!r}")
-        missing = {"id", "kind", "effects", "loudness"} - item.keys()
-        if missing:
-            raise AnalysisInputError(f"{where}: missing key(s) {sorted(missing)}")
-        cid, kind, steps, loudness = item["id"], item["kind"], item["effects"], item["loudness"]
-        where = f"{path}: condition {cid!r}"
-        if kind not in CONDITION_KINDS:
-            raise AnalysisInputError(f"{where}: kind {kind!r} not in {CONDITION_KINDS}")
-        if loudness not in LOUDNESS_POLICIES:
-            raise AnalysisInputError(f"{where}: loudness {loudness!r} not in {LOUDNESS_POLICIES}")
-        if not isinstance(steps, list) or any(
-            not isinstance(s, dict) or "name" not in s for s in steps
-        ):
-            raise AnalysisInputError(f"{where}: 'effects' must be a list of {{name, level, ...}}")
-        if cid in out:
-            raise AnalysisInputError(f"{where}: duplicate condition id")
-        out[cid] = ConditionInfo(
-            id=cid,
-            kind=kind,
-            effect=_effect_name(kind, steps),
-            level=_numeric_level(steps) if kind in ("effect", "plugin") else None,
-            loudness=loudness,
-            steps_key=json.dumps([kind, steps], sort_keys=True),
-        )
-    if CLEAN not in out:
-        raise AnalysisInputError(f"{path}: no 'clean' condition")
-    return out
+    """``conditions.json`` (read and validated by :mod:`emofx.fx.conditions`) → ``{id: info}``
+    in file order; effect, level and loudness policy come from each condition's fields."""
+    try:
+        conditions = fx_conditions.load_conditions(path)
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from exc
+    return {c.id: condition_info(c) for c in conditions}
 
 
-def _effect_name(kind: str, steps: list[dict]) -> str:
-    if kind == "clean":
-        return CLEAN
-    if kind in ("effect", "plugin") and len(steps) == 1:
-        return str(steps[0]["name"])
-    return "chain" if kind == "chain" else "+".join(str(s["name"]) for s in steps)
+def condition_info(condition: fx_conditions.Condition) -> ConditionInfo:
+    steps = condition.steps
+    single = condition.kind in ("effect", "plugin") and len(steps) == 1
+    return ConditionInfo(
+        id=condition.id,
+        kind=condition.kind,
+        effect=_step_name(steps[0]) if single else condition.kind,
+        level=float(steps[0].level) if single and steps[0].level is not None else None,
+        loudness="match" if condition.loudness_match else "none",
+        steps_key=json.dumps(
+            [condition.kind, [s.model_dump() for s in steps], condition.tail_s], sort_keys=True
+        ),
+    )
 
 
-def _numeric_level(steps: list[dict]) -> float | None:
-    if len(steps) != 1:
-        return None
-    level = steps[0].get("level")
-    if isinstance(level, bool) or not isinstance(level, int | float) or not math.isfinite(level):
-        return None
-    return float(level)
+def _step_name(step: fx_conditions.Step) -> str:
+    """The registry effect name, or for a plugin step the plugin's name."""
+    if step.plugin is None:
+        return step.effect
+    return step.plugin.plugin_name or Path(step.plugin.path).stem
 
 
 def loudness_twins(conditions: dict[str, ConditionInfo]) -> list[tuple[str, str]]:
@@ -131,7 +105,7 @@ def load_manifest(path: str | Path) -> pd.DataFrame:
 
 
 def _parse_labels(value: object, path: Path) -> dict[str, float] | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if not isinstance(value, str | dict) and pd.isna(value):  # None, NaN, pd.NA
         return None
     try:
         labels = json.loads(value) if isinstance(value, str) else value

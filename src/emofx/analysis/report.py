@@ -51,42 +51,57 @@ def _in_condition_order(table: pd.DataFrame, conditions: pd.Series) -> pd.DataFr
     )
 
 
-def clean_performance_section(performance: pd.DataFrame) -> Section | None:
-    if performance.empty:
-        return None
-    clean = performance[performance["condition"] == "clean"]
-    table = clean.pivot(index=["encoder", "probe"], columns="metric", values="value")
-    return Section("Clean performance", _html(table.reset_index()))
+def _per_probe(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Probes have different outputs (regression, quadrants, labels): one table each."""
+    return list(table.groupby("probe", sort=True)) if len(table) else []
 
 
-def performance_delta_section(performance: pd.DataFrame) -> Section | None:
+def clean_performance_sections(performance: pd.DataFrame) -> list[Section]:
+    clean = performance[performance["condition"] == "clean"] if len(performance) else performance
+    return [
+        Section(
+            f"Clean performance: {probe}",
+            _html(rows.pivot(index="encoder", columns="metric", values="value").reset_index()),
+        )
+        for probe, rows in _per_probe(clean)
+    ]
+
+
+def performance_delta_sections(performance: pd.DataFrame) -> list[Section]:
     rows = performance[performance["condition"] != "clean"] if len(performance) else performance
-    if rows.empty:
-        return None
-    cells = rows.assign(
-        cell=[_interval(r.delta, r.ci_low, r.ci_high) for r in rows.itertuples()]
-    ).pivot(index=["encoder", "probe", "condition"], columns="metric", values="cell")
-    cells = _in_condition_order(cells.reset_index(), rows["condition"])
-    note = "Metric under FX minus clean, [95% paired bootstrap CI]; negative R²/accuracy = worse."
-    return Section("Performance under FX (Δ vs clean)", _html(cells), note)
+    note = "Metric under FX minus clean [95% paired bootstrap CI]; negative R²/accuracy = worse."
+    sections = []
+    for probe, group in _per_probe(rows):
+        cells = group.assign(
+            cell=[_interval(r.delta, r.ci_low, r.ci_high) for r in group.itertuples()]
+        ).pivot(index=["encoder", "probe", "condition"], columns="metric", values="cell")
+        cells = _in_condition_order(cells.reset_index(), group["condition"])
+        sections.append(Section(f"Performance under FX (Δ vs clean): {probe}", _html(cells), note))
+    return sections
 
 
-def shift_section(shifts: pd.DataFrame, alpha: float) -> Section | None:
+def shift_sections(shifts: pd.DataFrame, alpha: float) -> list[Section]:
     rows = shifts[shifts["quantity"].isin(MAIN_QUANTITIES)] if len(shifts) else shifts
-    if rows.empty:
-        return None
-    cells = rows.assign(
-        cell=[
-            _interval(r.shift, r.ci_low, r.ci_high, r.q_value, alpha) + f" r={r.effect_size:+.2f}"
-            for r in rows.itertuples()
-        ]
-    ).pivot(index=["encoder", "probe", "condition"], columns="quantity", values="cell")
-    cells = _in_condition_order(cells.reset_index(), rows["condition"])
     note = (
         "Mean paired shift of the prediction vs clean [95% CI], Wilcoxon signed-rank test with BH "
         "across conditions (* = q < alpha), r = matched-pairs rank-biserial effect size."
     )
-    return Section("Prediction shifts", _html(cells), note)
+    sections = []
+    for probe, group in _per_probe(rows):
+        cells = group.assign(
+            cell=[
+                _interval(r.shift, r.ci_low, r.ci_high, r.q_value, alpha)
+                + f" r={r.effect_size:+.2f}"
+                for r in group.itertuples()
+            ]
+        ).pivot(index=["encoder", "probe", "condition"], columns="quantity", values="cell")
+        cells = _in_condition_order(cells.reset_index(), group["condition"])
+        cells = cells[
+            [c for c in cells.columns if c not in MAIN_QUANTITIES]
+            + [q for q in MAIN_QUANTITIES if q in cells.columns]
+        ]
+        sections.append(Section(f"Prediction shifts: {probe}", _html(cells), note))
+    return sections
 
 
 def share_section(shifts: pd.DataFrame, share_tests: pd.DataFrame) -> Section | None:
@@ -171,7 +186,7 @@ def render_report(
     probes: list[str],
     conditions: list[str],
     findings: list[Finding],
-    sections: list[Section | None],
+    sections: list[Section],
     figures: list[FigureEntry],
     files: list[str],
     params,
@@ -190,7 +205,7 @@ def render_report(
         probes=probes,
         conditions=conditions,
         findings=findings,
-        sections=[s for s in sections if s is not None],
+        sections=sections,
         figures=figures,
         files=files,
         confidence=round(100 * params.confidence_level),

@@ -164,13 +164,19 @@ def run_analysis(
         conditions=list(conditions),
         findings=findings,
         sections=[
-            report.clean_performance_section(performance),
-            report.performance_delta_section(performance),
-            report.shift_section(shifts, params.fdr_alpha),
-            report.share_section(shifts, shares),
-            report.effect_test_section(dose, shares),
-            report.loudness_section(control),
-            report.displacement_section(trajectories),
+            *report.clean_performance_sections(performance),
+            *report.performance_delta_sections(performance),
+            *report.shift_sections(shifts, params.fdr_alpha),
+            *(
+                s
+                for s in (
+                    report.share_section(shifts, shares),
+                    report.effect_test_section(dose, shares),
+                    report.loudness_section(control),
+                    report.displacement_section(trajectories),
+                )
+                if s is not None
+            ),
         ],
         figures=entries,
         files=[p.relative_to(out_dir).as_posix() for p in artifacts],

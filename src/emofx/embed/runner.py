@@ -23,7 +23,7 @@ from emofx.fx.conditions import Condition
 from emofx.fx.render import check_renderable
 from emofx.tracking import stable_hash
 
-DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 0}
+DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 1}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The ``probe:`` section of params.yaml (every model forbids unknown keys, so typos name the key)."""
+"""The ``probe:`` section of params.yaml (unknown keys are errors, so a typo names its key)."""
 
 from __future__ import annotations
 

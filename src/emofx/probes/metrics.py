@@ -1,7 +1,8 @@
 """Probe metrics with the house naming ``<split>/<metric>_<output>`` (e.g. ``test/r2_arousal``).
 
 Each task also has one selection score (higher is better) used for the layer sweep and for moving
-the registry's ``champion`` alias: mean R² (regression, labels) or macro F1 (quadrant).
+the registry's ``champion`` alias: mean R² (``r2_mean`` for valence/arousal, ``r2_mean_labels``)
+or macro F1 (``f1_macro_quadrant``). Names differ per task so one run or report can hold all.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ def short_target(target: str) -> str:
     return target.removesuffix("_norm")
 
 
+MEAN_R2 = {"regression": "r2_mean", "labels": "r2_mean_labels"}
+
+
 def selection_metric(data: TaskData) -> str:
     """Name (without split) of the score that chooses layers and champions."""
-    return "f1_macro_quadrant" if data.task == "quadrant" else "r2_mean"
+    return "f1_macro_quadrant" if data.task == "quadrant" else MEAN_R2[data.task]
 
 
 def score_split(data: TaskData, split: str, pred: np.ndarray) -> dict[str, float]:
@@ -36,16 +40,16 @@ def score_split(data: TaskData, split: str, pred: np.ndarray) -> dict[str, float
     if data.task == "quadrant":
         return classification_metrics(split, y, pred)
     names = [short_target(t) for t in data.outputs]
-    out = regression_metrics(split, names, y, pred)
+    out = regression_metrics(split, names, y, pred, MEAN_R2[data.task])
     if data.task == "labels":
         out.update(auroc_metrics(split, names, y, pred))
     return out
 
 
 def regression_metrics(
-    split: str, names: list[str], y_true: np.ndarray, y_pred: np.ndarray
+    split: str, names: list[str], y_true: np.ndarray, y_pred: np.ndarray, mean_name: str
 ) -> dict[str, float]:
-    """R², Pearson r, RMSE, MAE per output column, and the mean R²."""
+    """R², Pearson r, RMSE, MAE per output column, and the mean R² (named ``mean_name``)."""
     out = {}
     for j, name in enumerate(names):
         t, p = y_true[:, j], y_pred[:, j]
@@ -53,7 +57,7 @@ def regression_metrics(
         out[f"{split}/pearson_{name}"] = pearson(t, p)
         out[f"{split}/rmse_{name}"] = float(np.sqrt(mean_squared_error(t, p)))
         out[f"{split}/mae_{name}"] = float(mean_absolute_error(t, p))
-    out[f"{split}/r2_mean"] = float(np.mean([out[f"{split}/r2_{n}"] for n in names]))
+    out[f"{split}/{mean_name}"] = float(np.mean([out[f"{split}/r2_{n}"] for n in names]))
     return out
 
 

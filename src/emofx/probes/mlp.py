@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.functional import accuracy, f1_score, r2_score
 
 from emofx.probes.config import MlpParams, TaskName
-from emofx.probes.metrics import short_target
+from emofx.probes.metrics import MEAN_R2, short_target
 from emofx.probes.tasks import N_QUADRANTS
 
 PresetName = Literal["emotion_mlp", "marble"]
@@ -143,8 +143,10 @@ class ProbeMLP(L.LightningModule):
         if len(y) < 2:
             return {}
         r2 = r2_score(out, y, multioutput="raw_values").reshape(-1)
-        metrics = {f"{split}/r2_{short_target(n)}": v for n, v in zip(self.output_names, r2)}
-        return metrics | {f"{split}/r2_mean": r2.mean()}
+        metrics = {
+            f"{split}/r2_{short_target(n)}": v for n, v in zip(self.output_names, r2, strict=True)
+        }
+        return metrics | {f"{split}/{MEAN_R2[task]}": r2.mean()}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(

@@ -27,7 +27,7 @@ from mlflow.data.meta_dataset import MetaDataset
 from emofx.embed.store import EmbeddingStore, atomic_write
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
-from emofx.probes.lineage import dvc_stage_hashes, embeddings_dataset, lineage_tags
+from emofx.probes.lineage import dvc_stage_hashes, embeddings_dataset
 from emofx.probes.metrics import score_split, selection_metric
 from emofx.probes.mlp import MlpConfig
 from emofx.probes.registry import log_model, register, registered_name
@@ -70,8 +70,8 @@ def run_probes(
     metrics ``{encoder: {probe: {task: {metric: value}}}}`` for ``dvc metrics`` / ``dvc exp show``.
     Returns ``{"<encoder>.<probe>": metrics}``.
     """
-    hashes = dvc_stage_hashes(dvc_stage) if dvc_stage else {}
-    tags = lineage_tags(hashes)
+    hashes = dvc_stage_hashes(dvc_stage) if dvc_stage else None
+    tags = hashes.tags() if hashes is not None else {}
     if tags and mlflow.active_run() is not None:
         mlflow.set_tags(tags)
     results: dict[str, dict[str, float]] = {}
@@ -226,7 +226,7 @@ def fit_and_log(
             mlflow.set_tags(
                 {
                     "emofx.registered_model": name,
-                    "emofx.model_version": version.version,
+                    "emofx.model_version": str(version.version),
                     "emofx.champion": str(promoted).lower(),
                 }
             )

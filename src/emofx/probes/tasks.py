@@ -2,7 +2,8 @@
 
 - ``regression``: ``valence_norm`` / ``arousal_norm`` (multitask) → ``pred_<target>`` columns;
 - ``quadrant``: 4-class (Q1..Q4) → ``pred_quadrant`` and ``prob_q1..prob_q4``;
-- ``labels``: multi-label proportions (or 0/1) from the manifest's ``labels`` JSON → ``prob_<label>``.
+- ``labels``: multi-label proportions (or 0/1) from the manifest's ``labels`` JSON →
+  ``prob_<label>``.
   A label absent from a track's JSON counts as proportion 0.
 """
 

@@ -115,11 +115,17 @@ def optimize(
     seed: int,
     name: str,
     tags: dict[str, str] | None = None,
+    *,
+    parent_run_id: str | None = None,
 ) -> optuna.Study:
     """Run (or resume, or reuse) study ``name``; trials are children of the active MLflow run.
 
-    Several processes may call this with one RDB storage: together they finish ``n_trials``.
+    Several processes may call this with one RDB storage: together they finish ``n_trials``;
+    a worker process passes ``parent_run_id`` (the tuning run) to nest its trials under it.
     """
+    if parent_run_id is not None:
+        with mlflow.start_run(run_id=parent_run_id):
+            return optimize(probe, data, x, params, seed, name, tags)
     tune = params.tune
     study = optuna.create_study(
         study_name=name,

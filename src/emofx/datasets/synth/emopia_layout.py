@@ -172,14 +172,15 @@ def _plan_clips(n_clips: int, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _clip_cues(song: pd.Series, rng: np.random.Generator) -> dict[str, float]:
-    cues = {}
-    for cue in CUES:
-        value = float(song[cue.name]) + rng.normal(0.0, CLIP_JITTER.get(cue.name, 0.0))
-        cues[cue.name] = float(np.clip(value, cue.low, cue.high))
+    """The song's cues with clip-to-clip variation; brightness neutral (MIDI has no timbre)."""
+    cues = {c.name: float(song[c.name]) for c in CUES + TRAJECTORY_CUES}
+    for name, sd in CLIP_JITTER.items():
+        cue = CUE_BY_NAME[name]
+        cues[name] = float(np.clip(cues[name] + rng.normal(0.0, sd), cue.low, cue.high))
     if rng.random() < MODE_CHANGE_P:
-        cues["major"] = 1.0 - cues["major"]
+        cues["major"] = 1 - cues["major"]
+    cues["major"] = int(cues["major"])
     cues["brightness"] = CUE_BY_NAME["brightness"].mean
-    cues.update({c.name: float(song[c.name]) for c in TRAJECTORY_CUES})
     return cues
 
 
