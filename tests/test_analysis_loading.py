@@ -153,3 +153,11 @@ def test_embedding_stores_are_checked_against_meta_and_index(stores):
     np.save(stores.embeddings / "enc_a/gain@8.npy", np.zeros((5, 2, 12), np.float32))
     with pytest.raises(AnalysisInputError, match=r"gain@8\.npy: shape \(5, 2, 12\) does not fit"):
         load_embedding_stores(stores.embeddings, conditions)
+
+
+def test_a_quadrant_outside_1_to_4_is_named(tmp_path):
+    stores = write_stores(tmp_path, n_tracks=16, effects={}, chains=(), tasks=("classification",))
+    path = stores.predictions / "enc_a/clf/clean.parquet"
+    pd.read_parquet(path).assign(pred_quadrant=0).to_parquet(path)
+    with pytest.raises(AnalysisInputError, match=r"clean\.parquet: pred_quadrant 0 is not one"):
+        _load(stores, probe="clf")

@@ -14,8 +14,10 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import r2_score
 
 from emofx.analysis.config import AnalysisParams
+from emofx.analysis.figures import panel_grid
 from emofx.analysis.loading import AnalysisInputError
-from emofx.analysis.run import FX_IMPACT_COLUMNS, log_to_mlflow, mlflow_metric_name, run_analysis
+from emofx.analysis.run import log_to_mlflow, mlflow_metric_name, run_analysis
+from emofx.analysis.summary import FX_IMPACT_COLUMNS
 from tests.analysis_stores import AROUSAL_PER_DB, GAIN_DB_AT_8, write_stores
 
 PARAMS = AnalysisParams(
@@ -132,11 +134,15 @@ def test_report_page_is_offline_and_every_reference_exists(analysis):
 
 def test_log_to_mlflow_logs_key_figures_and_artifacts(analysis, mlflow_uri):
     _, out, result = analysis
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(mlflow_uri)
-    with pytest.raises(RuntimeError, match="active MLflow run"):
-        log_to_mlflow(result)
-    with mlflow.start_run() as run:
-        log_to_mlflow(result)
+    try:
+        with pytest.raises(RuntimeError, match="active MLflow run"):
+            log_to_mlflow(result)
+        with mlflow.start_run() as run:
+            log_to_mlflow(result)
+    finally:
+        mlflow.set_tracking_uri(previous)
     client = MlflowClient(mlflow_uri)
     logged = client.get_run(run.info.run_id)
     name = mlflow_metric_name("enc_a.ridge.gain@8+lufs.shift_arousal")
@@ -163,3 +169,11 @@ def test_missing_inputs_are_named(analysis, tmp_path):
             params=PARAMS,
             seed=0,
         )
+
+
+def test_panel_grid_wraps_long_blocks_and_hides_unused_cells():
+    grid = panel_grid({"enc_a": [f"fx{i}" for i in range(8)], "enc_b": ["fx0"]}, "{}: {}".format)
+    assert len(grid.fig.axes) == 3 * 6  # enc_a: 2 rows of 6, enc_b: 1 row
+    assert grid.cells[("enc_a", "fx7")][1:] == (2, 2) and grid.cells[("enc_b", "fx0")][1:] == (3, 1)
+    assert sum(ax.axison for ax in grid.fig.axes) == 9
+    assert grid.cells[("enc_a", "fx6")][0].get_title() == "enc_a: fx6"

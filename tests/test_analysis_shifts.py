@@ -107,7 +107,7 @@ def test_dose_response_slopes_and_share_tests(world):
     arousal = dose.loc[("distortion", "arousal")]
     assert arousal["ci_low"] < EFFECT_MODEL["distortion"][0][1] < arousal["ci_high"]
     assert dose.loc[("reverb", "arousal"), "slope"] < 0
-    tests = share_tests(pset, world["conditions"], PARAMS).set_index(["scope", "name"])
+    tests = share_tests(pset, world["conditions"]).set_index(["scope", "name"])
     assert {"reverb", "distortion"} == set(tests.loc["effect"].index)
     assert tests.loc[("condition", "distortion@8"), "p_value"] < 0.05
     assert tests.loc[("condition", "gain@8+lufs"), "p_value"] > 0.5
@@ -122,9 +122,7 @@ def test_predicted_quadrants_from_signs_follow_the_quadrant_convention():
 
 def test_paper_findings_on_the_planted_world(world):
     shifts = world["shift_rows"]
-    shares = pd.concat(
-        [share_tests(p, world["conditions"], PARAMS) for p in world["psets"].values()]
-    )
+    shares = pd.concat([share_tests(p, world["conditions"]) for p in world["psets"].values()])
     magnitudes = pd.concat(
         [magnitude_table(p, world["conditions"], PARAMS, 0) for p in world["psets"].values()]
     )
@@ -154,9 +152,7 @@ def test_findings_say_not_supported_when_the_world_disagrees(world):
         n_bootstrap=300,
         findings={"distortion_effects": ["reverb"], "variability_effects": ["gain"]},
     )
-    shares = pd.concat(
-        [share_tests(p, world["conditions"], params) for p in world["psets"].values()]
-    )
+    shares = pd.concat([share_tests(p, world["conditions"]) for p in world["psets"].values()])
     magnitudes = pd.concat(
         [magnitude_table(p, world["conditions"], params, 0) for p in world["psets"].values()]
     )

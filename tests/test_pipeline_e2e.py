@@ -11,6 +11,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 from scipy.stats import spearmanr
 
+from emofx.fx.conditions import load_conditions
 from tests.pipeline_repo import make_project, repro, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -35,8 +36,7 @@ def test_outputs_of_every_stage_exist(project):
     manifest = pd.read_parquet(project / "data/prepared/synth/manifest.parquet")
     assert len(manifest) == 60
     assert set(manifest["split"]) == {"train", "val", "test"}
-    conditions = json.loads((project / "data/conditions.json").read_text())
-    ids = [c["id"] for c in conditions]
+    ids = [c.id for c in load_conditions(project / "data/conditions.json")]
     assert ids[0] == "clean" and {"gain@8", "gain@8+lufs", "distortion@8"} <= set(ids)
     store = project / "data/embeddings/synth/handcrafted"
     for cid in ids:

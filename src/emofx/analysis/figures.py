@@ -94,9 +94,7 @@ def panel_grid(
     return PanelGrid(fig, pfig, cells)
 
 
-def _figure(
-    width: float, height: float, rows: int, cols: int
-) -> tuple[Figure, np.ndarray]:
+def _figure(width: float, height: float, rows: int, cols: int) -> tuple[Figure, np.ndarray]:
     """A matplotlib figure (no pyplot: no global state, any backend) with a 2-D axes array."""
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.subplots(rows, cols, squeeze=False)
@@ -220,7 +218,7 @@ def radar_figure(shifts: pd.DataFrame, conditions: dict[str, ConditionInfo]) -> 
             ax.set_theta_offset(np.pi / 4)  # Q1 upper right … Q4 lower right, as in the V–A plane
             ax.set_xticks(angles, names, fontsize=7)
             ax.tick_params(axis="y", labelsize=6)
-            ax.legend(fontsize=6, loc="lower left", bbox_to_anchor=(0.9, 0.9))
+            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     caption = (
         "Share of test tracks predicted in each quadrant (Q1 excitement, Q2 anger, Q3 sadness, "
         "Q4 calmness) for clean (black) and each level (light = strong); quadrants come from "
@@ -360,17 +358,14 @@ def displacement_figure(
     return FigurePair("Embedding displacement: layers × effects", caption, fig, pfig)
 
 
-def _trajectory_points(
-    coords: pd.DataFrame, ids: list[str]
-) -> tuple[list[np.ndarray], pd.DataFrame]:
-    """Per track the ``[len(ids), 2]`` path through ``ids`` (clean first)."""
+def _trajectory_points(coords: pd.DataFrame, ids: list[str]) -> list[np.ndarray]:
+    """Per track the ``[len(ids), 2]`` path through ``ids`` (tracks lacking one are skipped)."""
     sel = coords[coords["condition"].isin(ids)].set_index(["track_id", "condition"])
-    paths = [
+    return [
         sel.loc[track].loc[ids, ["x", "y"]].to_numpy()
         for track in coords["track_id"].drop_duplicates()
         if all((track, c) in sel.index for c in ids)
     ]
-    return paths, sel
 
 
 def _draw_paths(
@@ -414,6 +409,22 @@ def _draw_paths(
     )
 
 
+def _map_figure(
+    coords: pd.DataFrame, panels: dict[str, list[str]], title: str, caption: str
+) -> FigurePair:
+    """One panel per (encoder, ``panels`` key): every track's path through the panel's condition
+    ids on the encoder's 2-D map, over all of that map's points in light grey."""
+    encoders = list(coords["encoder"].unique())
+    grid = panel_grid({e: list(panels) for e in encoders}, lambda e, p: f"{e}: {p}")
+    for encoder in encoders:
+        rows = coords[coords["encoder"] == encoder]
+        for panel, ids in panels.items():
+            ax, prow, pcol = grid.cells[(encoder, panel)]
+            ax.scatter(rows["x"], rows["y"], s=2, color="0.9", zorder=0)
+            _draw_paths(ax, grid.pfig, _trajectory_points(rows, ids), ids, prow, pcol)
+    return FigurePair(title, caption, grid.fig, grid.pfig)
+
+
 def trajectory_figure(
     coords: pd.DataFrame, conditions: dict[str, ConditionInfo], method: str
 ) -> FigurePair | None:
@@ -421,45 +432,27 @@ def trajectory_figure(
     groups = dose_groups(conditions)
     if coords.empty or not groups:
         return None
-    encoders = list(coords["encoder"].unique())
-    fig, axes = _grid(len(encoders), len(groups))
-    pfig = _plotly_grid(len(encoders), len(groups), [f"{e}: {g}" for e in encoders for g in groups])
-    for i, encoder in enumerate(encoders):
-        rows = coords[coords["encoder"] == encoder]
-        for j, (group, members) in enumerate(groups.items()):
-            ids = [CLEAN] + [c.id for c in members]
-            paths, _ = _trajectory_points(rows, ids)
-            axes[i, j].scatter(rows["x"], rows["y"], s=2, color="0.9", zorder=0)
-            _draw_paths(axes[i, j], pfig, paths, ids, i + 1, j + 1)
-            axes[i, j].set_title(f"{encoder}: {group}", fontsize=9)
+    panels = {g: [CLEAN] + [c.id for c in members] for g, members in groups.items()}
     caption = (
         f"{method.upper()} of each encoder's embeddings (layer "
         f"{coords['layer'].iloc[0]}) for clean and every FX level: one path per test track "
         "from clean (black dot) through increasing levels (dark → yellow), arrow = direction."
     )
-    return FigurePair(f"{method.upper()} trajectories: encoder × effect", caption, fig, pfig)
+    return _map_figure(coords, panels, f"{method.upper()} trajectories: encoder × effect", caption)
 
 
 def chain_figure(
     coords: pd.DataFrame, conditions: dict[str, ConditionInfo], method: str
 ) -> FigurePair | None:
     """Per encoder and chain: each track's jump from clean to the chain on the 2-D map."""
-    chains = [c.id for c in conditions.values() if c.kind == "chain"]
-    chains = [c for c in chains if c in set(coords["condition"])] if len(coords) else []
+    present = set(coords["condition"]) if len(coords) else set()
+    chains = [c.id for c in conditions.values() if c.kind == "chain" and c.id in present]
     if not chains:
         return None
-    encoders = list(coords["encoder"].unique())
-    fig, axes = _grid(len(encoders), len(chains))
-    pfig = _plotly_grid(len(encoders), len(chains), [f"{e}: {c}" for e in encoders for c in chains])
-    for i, encoder in enumerate(encoders):
-        rows = coords[coords["encoder"] == encoder]
-        for j, chain in enumerate(chains):
-            paths, _ = _trajectory_points(rows, [CLEAN, chain])
-            axes[i, j].scatter(rows["x"], rows["y"], s=2, color="0.9", zorder=0)
-            _draw_paths(axes[i, j], pfig, paths, [CLEAN, chain], i + 1, j + 1)
-            axes[i, j].set_title(f"{encoder}: {chain}", fontsize=9)
     caption = f"{method.upper()} map: each test track's move from clean (black) to the chain."
-    return FigurePair(f"{method.upper()}: effect chains", caption, fig, pfig)
+    return _map_figure(
+        coords, {c: [CLEAN, c] for c in chains}, f"{method.upper()}: effect chains", caption
+    )
 
 
 def label_figure(shifts: pd.DataFrame) -> FigurePair | None:

@@ -206,6 +206,9 @@ def _read_predictions(path: Path, cond: str, manifest: pd.DataFrame, split: str)
     unknown = frame.loc[~frame["track_id"].isin(manifest.index), "track_id"]
     if len(unknown):
         raise AnalysisInputError(f"{path}: track_id {unknown.iloc[0]!r} is not in the manifest")
+    if "pred_quadrant" in frame and not frame["pred_quadrant"].isin(list(QUADRANT_NAMES)).all():
+        bad = frame.loc[~frame["pred_quadrant"].isin(list(QUADRANT_NAMES)), "pred_quadrant"]
+        raise AnalysisInputError(f"{path}: pred_quadrant {bad.iloc[0]} is not one of 1-4")
     frame = frame.set_index("track_id")
     disagree = frame["split"] != manifest.loc[frame.index, "split"]
     if disagree.any():

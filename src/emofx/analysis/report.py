@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from emofx.analysis.findings import Finding
+from emofx.analysis.loading import QUADRANT_NAMES
 from emofx.analysis.shifts import MAIN_QUANTITIES
 
 
@@ -109,7 +110,7 @@ def share_section(shifts: pd.DataFrame, share_tests: pd.DataFrame) -> Section | 
     if shares.empty:
         return None
     table = shares.pivot(index=["encoder", "probe", "condition"], columns="quantity", values="mean")
-    table = table.rename(columns=lambda q: f"{q} {QUADRANT_LABELS[q]}").reset_index()
+    table = table.rename(columns=lambda q: f"{q} {QUADRANT_NAMES[int(q[-1])]}").reset_index()
     tests = share_tests[share_tests["scope"] == "condition"].rename(columns={"name": "condition"})
     table = table.merge(
         tests[["encoder", "probe", "condition", "chi2", "p_value", "q_value"]],
@@ -118,14 +119,6 @@ def share_section(shifts: pd.DataFrame, share_tests: pd.DataFrame) -> Section | 
     )
     note = "Share of tracks per predicted quadrant; χ² test of the shares vs clean, BH-adjusted."
     return Section("Predicted quadrant shares", _html(table), note)
-
-
-QUADRANT_LABELS = {
-    "share_q1": "excitement",
-    "share_q2": "anger",
-    "share_q3": "sadness",
-    "share_q4": "calmness",
-}
 
 
 def effect_test_section(dose: pd.DataFrame, share_tests: pd.DataFrame) -> Section | None:

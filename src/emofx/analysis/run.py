@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 
 from emofx.analysis import figures as fig
 from emofx.analysis import report
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.displacement import displacement_table, trajectory_table
-from emofx.analysis.findings import VERDICT_SCORES, Finding, paper_findings
+from emofx.analysis.findings import paper_findings
 from emofx.analysis.loading import (
+    AnalysisInputError,
     ConditionInfo,
     find_prediction_files,
     load_conditions,
@@ -42,12 +43,22 @@ from emofx.analysis.shifts import (
     share_tests,
     shift_table,
 )
+from emofx.analysis.summary import fx_impact_table, key_metrics
 
-FX_IMPACT_COLUMNS = [
-    "analysis", "encoder", "probe", "layer", "condition", "kind", "effect", "level", "loudness",
-    "quantity", "clean_value", "value", "delta", "ci_low", "ci_high", "p_value", "q_value",
-    "effect_size", "n",
-]  # fmt: skip
+
+@dataclass
+class Tables:
+    """Every detail table of a run (each written to ``tables/<field>.csv``)."""
+
+    performance: pd.DataFrame
+    shifts: pd.DataFrame
+    dose_response: pd.DataFrame
+    quadrant_share_tests: pd.DataFrame
+    shift_size: pd.DataFrame
+    loudness_control: pd.DataFrame
+    displacement: pd.DataFrame
+    trajectories: pd.DataFrame
+    projection: pd.DataFrame
 
 
 def run_analysis(
@@ -68,60 +79,98 @@ def run_analysis(
     out_dir = Path(out_dir)
     conditions = load_conditions(conditions_path)
     manifest = load_manifest(manifest_path)
-    dataset = _dataset_name(manifest, Path(manifest_path))
     psets = [
         load_prediction_set(encoder, probe, files, manifest, conditions, params.split)
         for (encoder, probe), files in find_prediction_files(predictions_root).items()
     ]
     stores = load_embedding_stores(embeddings_root, conditions)
     scored = manifest.index[manifest["split"] == params.split]
+    store_tracks = {s.encoder: scored.intersection(s.track_ids, sort=False) for s in stores}
+    for encoder, ids in store_tracks.items():
+        if len(ids) < 2:
+            raise AnalysisInputError(
+                f"{Path(embeddings_root) / encoder}: fewer than 2 {params.split} tracks stored"
+            )
 
     performance = _concat(performance_table(p, manifest, params, seed) for p in psets)
     shifts = _concat(shift_table(p, params, seed) for p in psets)
-    dose = _concat(dose_response_table(p, conditions, params, seed) for p in psets)
-    shares = _concat(share_tests(p, conditions, params) for p in psets)
+    shares = _concat(share_tests(p, conditions) for p in psets)
     magnitudes = _concat(magnitude_table(p, conditions, params, seed) for p in psets)
-    store_tracks = {s.encoder: scored.intersection(s.track_ids, sort=False) for s in stores}
     displacement = _concat(
         displacement_table(s, store_tracks[s.encoder], params, seed) for s in stores
     )
-    trajectories = _concat(
-        trajectory_table(s, conditions, store_tracks[s.encoder], params, seed) for s in stores
+    tables = Tables(
+        performance=performance,
+        shifts=shifts,
+        dose_response=_concat(dose_response_table(p, conditions, params, seed) for p in psets),
+        quadrant_share_tests=shares,
+        shift_size=magnitudes,
+        loudness_control=loudness_control_table(
+            shifts, conditions, loudness_changes(stores, scored), params
+        ),
+        displacement=displacement,
+        trajectories=_concat(
+            trajectory_table(s, conditions, store_tracks[s.encoder], params, seed) for s in stores
+        ),
+        projection=_concat(
+            project_store(s, store_tracks[s.encoder], params.projection, seed) for s in stores
+        ),
     )
-    coords = _concat(
-        project_store(s, store_tracks[s.encoder], params.projection, seed) for s in stores
-    )
-    control = loudness_control_table(shifts, conditions, loudness_changes(stores, scored), params)
     findings = paper_findings(shifts, shares, magnitudes, conditions, params)
 
-    tables = {
-        "performance": performance,
-        "shifts": shifts,
-        "dose_response": dose,
-        "quadrant_share_tests": shares,
-        "shift_size": magnitudes,
-        "loudness_control": control,
-        "displacement": displacement,
-        "trajectories": trajectories,
-        "projection": coords,
-    }
-    artifacts = [_write_csv(t, out_dir / "tables" / f"{name}.csv") for name, t in tables.items()]
+    artifacts = [
+        _write_csv(getattr(tables, f.name), out_dir / "tables" / f"{f.name}.csv")
+        for f in fields(tables)
+    ]
     impact = fx_impact_table(performance, shifts, magnitudes, displacement, conditions)
     artifacts.append(_write_csv(impact, out_dir / "fx_impact.csv"))
+    entries = []
+    for name, pair in figure_pairs(tables, conditions, params.projection.method).items():
+        artifacts += fig.save_figure(pair, out_dir / "figures", name)
+        entries.append(
+            report.FigureEntry(
+                name, pair.title, pair.caption, f"figures/{name}.png", f"figures/{name}.html"
+            )
+        )
+    metrics = key_metrics(performance, shifts, displacement, findings, params.split)
+    metrics_path = out_dir / "metrics.json"
+    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    artifacts.append(metrics_path)
 
-    method = params.projection.method
+    page = report.render_report(
+        out_dir / "index.html",
+        dataset=_dataset_name(manifest, Path(manifest_path)),
+        split=params.split,
+        n_tracks=len(psets[0].track_ids),
+        encoders=sorted({p.encoder for p in psets} | {s.encoder for s in stores}),
+        probes=sorted({p.probe for p in psets}),
+        conditions=list(conditions),
+        findings=findings,
+        sections=report_sections(tables, params),
+        figures=entries,
+        files=[p.relative_to(out_dir).as_posix() for p in artifacts],
+        params=params,
+    )
+    return {"metrics": metrics, "artifacts": [*artifacts, page], "findings": findings}
+
+
+def figure_pairs(
+    tables: Tables, conditions: dict[str, ConditionInfo], method: str
+) -> dict[str, fig.FigurePair]:
+    """Every figure the run has data for, by file name."""
+    metrics = list(tables.performance["metric"].unique()) if len(tables.performance) else []
     pairs = {
         "performance_dose": fig.dose_figure(
-            performance,
+            tables.performance,
             conditions,
-            list(performance["metric"].unique()) if len(performance) else [],
+            metrics,
             "metric",
             "delta",
             "Performance under FX: Δ vs clean per level",
             "Metric under each level minus clean (y = 0), 95% paired bootstrap CI.",
         ),
         "shift_dose": fig.dose_figure(
-            shifts,
+            tables.shifts,
             conditions,
             list(MAIN_QUANTITIES),
             "quantity",
@@ -129,61 +178,30 @@ def run_analysis(
             "Prediction shifts per level",
             "Mean paired shift of the prediction vs clean per level, 95% bootstrap CI.",
         ),
-        "quadrant_radar": fig.radar_figure(shifts, conditions),
-        "shift_size": fig.magnitude_figure(magnitudes),
-        "loudness_control": fig.loudness_figure(control),
-        "label_rates": fig.label_figure(shifts),
-        "displacement": fig.displacement_figure(displacement, conditions),
-        f"{method}_trajectories": fig.trajectory_figure(coords, conditions, method),
-        f"{method}_chains": fig.chain_figure(coords, conditions, method),
+        "quadrant_radar": fig.radar_figure(tables.shifts, conditions),
+        "shift_size": fig.magnitude_figure(tables.shift_size),
+        "loudness_control": fig.loudness_figure(tables.loudness_control),
+        "label_rates": fig.label_figure(tables.shifts),
+        "displacement": fig.displacement_figure(tables.displacement, conditions),
+        f"{method}_trajectories": fig.trajectory_figure(tables.projection, conditions, method),
+        f"{method}_chains": fig.chain_figure(tables.projection, conditions, method),
     }
-    entries = []
-    for name, pair in pairs.items():
-        if pair is None:
-            continue
-        artifacts += fig.save_figure(pair, out_dir / "figures", name)
-        entries.append(
-            report.FigureEntry(
-                name, pair.title, pair.caption, f"figures/{name}.png", f"figures/{name}.html"
-            )
-        )
+    return {name: pair for name, pair in pairs.items() if pair is not None}
 
-    metrics = key_metrics(performance, shifts, displacement, findings, params.split)
-    metrics_path = out_dir / "metrics.json"
-    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    artifacts.append(metrics_path)
 
-    page = out_dir / "index.html"
-    report.render_report(
-        page,
-        dataset=dataset,
-        split=params.split,
-        n_tracks=len(psets[0].track_ids),
-        encoders=sorted({p.encoder for p in psets} | {s.encoder for s in stores}),
-        probes=sorted({p.probe for p in psets}),
-        conditions=list(conditions),
-        findings=findings,
-        sections=[
-            *report.clean_performance_sections(performance),
-            *report.performance_delta_sections(performance),
-            *report.shift_sections(shifts, params.fdr_alpha),
-            *(
-                s
-                for s in (
-                    report.share_section(shifts, shares),
-                    report.effect_test_section(dose, shares),
-                    report.loudness_section(control),
-                    report.displacement_section(trajectories),
-                )
-                if s is not None
-            ),
-        ],
-        figures=entries,
-        files=[p.relative_to(out_dir).as_posix() for p in artifacts],
-        params=params,
+def report_sections(tables: Tables, params: AnalysisParams) -> list[report.Section]:
+    optional = (
+        report.share_section(tables.shifts, tables.quadrant_share_tests),
+        report.effect_test_section(tables.dose_response, tables.quadrant_share_tests),
+        report.loudness_section(tables.loudness_control),
+        report.displacement_section(tables.trajectories),
     )
-    artifacts.append(page)
-    return {"metrics": metrics, "artifacts": artifacts, "findings": findings}
+    return [
+        *report.clean_performance_sections(tables.performance),
+        *report.performance_delta_sections(tables.performance),
+        *report.shift_sections(tables.shifts, params.fdr_alpha),
+        *(s for s in optional if s is not None),
+    ]
 
 
 def _dataset_name(manifest: pd.DataFrame, path: Path) -> str:
@@ -202,85 +220,6 @@ def _write_csv(table: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return path
-
-
-def fx_impact_table(
-    performance: pd.DataFrame,
-    shifts: pd.DataFrame,
-    magnitudes: pd.DataFrame,
-    displacement: pd.DataFrame,
-    conditions: dict[str, ConditionInfo],
-) -> pd.DataFrame:
-    """One long table of every per-condition number, with the condition's effect/level/loudness."""
-    parts = []
-    if len(performance):
-        parts.append(
-            performance.rename(columns={"metric": "quantity"}).assign(analysis="performance")
-        )
-    if len(shifts):
-        parts.append(
-            shifts.rename(columns={"clean_mean": "clean_value", "mean": "value", "shift": "delta"})
-            .drop(columns=["sd_ratio", "sd_p_value", "sd_q_value", "abs_shift"])
-            .assign(analysis="shift")
-        )
-        spread = shifts[shifts["sd_ratio"].notna()]
-        parts.append(
-            spread[["encoder", "probe", "condition", "quantity", "n"]].assign(
-                analysis="variability",
-                value=spread["sd_ratio"],
-                p_value=spread["sd_p_value"],
-                q_value=spread["sd_q_value"],
-            )
-        )
-    if len(magnitudes):
-        parts.append(
-            magnitudes.drop(columns=["kind", "loudness"]).assign(
-                analysis="shift_size", quantity="magnitude", value=magnitudes["magnitude"]
-            )
-        )
-    if len(displacement):
-        parts.append(
-            displacement.assign(
-                analysis="displacement",
-                quantity="cosine_distance",
-                value=displacement["cosine_distance"],
-            )
-        )
-    if not parts:
-        return pd.DataFrame(columns=FX_IMPACT_COLUMNS)
-    table = pd.concat(parts, ignore_index=True)
-    info = table["condition"].map(conditions)
-    table["kind"] = [c.kind for c in info]
-    table["effect"] = [c.effect for c in info]
-    table["level"] = [c.level for c in info]
-    table["loudness"] = [c.loudness for c in info]
-    return table.reindex(columns=FX_IMPACT_COLUMNS)
-
-
-def key_metrics(
-    performance: pd.DataFrame,
-    shifts: pd.DataFrame,
-    displacement: pd.DataFrame,
-    findings: list[Finding],
-    split: str,
-) -> dict[str, float]:
-    """Flat key figures: ``<encoder>.<probe>.<condition>.<split>_<metric>``, ``….shift_<q>``,
-    ``<encoder>.<condition>.cosine_distance`` (mean over layers), ``findings.<claim>`` (1 / 0.5 /
-    0 = supported / partly / not; absent when not tested)."""
-    metrics: dict[str, float] = {}
-    for r in performance.itertuples() if len(performance) else []:
-        metrics[f"{r.encoder}.{r.probe}.{r.condition}.{split}_{r.metric}"] = r.value
-    main = shifts[shifts["quantity"].isin(MAIN_QUANTITIES)] if len(shifts) else shifts
-    for r in main.itertuples():
-        metrics[f"{r.encoder}.{r.probe}.{r.condition}.shift_{r.quantity}"] = r.shift
-    if len(displacement):
-        mean = displacement.groupby(["encoder", "condition"])["cosine_distance"].mean()
-        for (encoder, cond), value in mean.items():
-            metrics[f"{encoder}.{cond}.cosine_distance"] = value
-    for finding in findings:
-        if finding.verdict in VERDICT_SCORES:
-            metrics[f"findings.{finding.key}"] = VERDICT_SCORES[finding.verdict]
-    return {k: float(v) for k, v in metrics.items() if np.isfinite(v)}
 
 
 def mlflow_metric_name(key: str) -> str:

@@ -158,9 +158,7 @@ def dose_response_table(
     return pd.DataFrame(rows)
 
 
-def share_tests(
-    pset: PredictionSet, conditions: dict[str, ConditionInfo], params: AnalysisParams
-) -> pd.DataFrame:
+def share_tests(pset: PredictionSet, conditions: dict[str, ConditionInfo]) -> pd.DataFrame:
     """Chi-square tests of predicted-quadrant shares: each condition vs clean, and each effect
     over clean + all its levels (the seed paper's test); BH within each scope."""
     if not (pset.has_classification or pset.has_regression):

@@ -23,7 +23,9 @@ class XGBoostParams(StrictModel):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     min_child_weight: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(30, gt=0)
-    n_jobs: int = Field(2, gt=0)
+    n_jobs: int = Field(
+        1, gt=0, description="probe data is tiny: more OpenMP threads only add sync (30x slower)"
+    )
 
 
 class MlpParams(StrictModel):
@@ -63,7 +65,7 @@ class ClassicalParams(StrictModel):
     svr_c: float = Field(1.0, gt=0)
     random_forest_trees: int = Field(200, gt=0)
     gradient_boosting_trees: int = Field(100, gt=0)
-    n_jobs: int = Field(2, gt=0)
+    n_jobs: int = Field(1, gt=0, description="random forest threads")
 
 
 class TuneParams(StrictModel):

@@ -23,8 +23,8 @@ LayerChoice = int | Literal["weighted"]
 def load_features(store: EmbeddingStore, condition: str, layer: LayerChoice) -> np.ndarray:
     """``[n, dim]`` for one layer; ``[n, n_layers, max_dim]`` (zero-padded) for ``weighted``."""
     if layer == "weighted":
-        return np.asarray(store.load(condition), dtype=np.float32)
-    return np.asarray(store.load(condition, layer), dtype=np.float32)
+        return np.array(store.load(condition), dtype=np.float32)
+    return np.array(store.load(condition, layer), dtype=np.float32)
 
 
 @dataclass

@@ -141,8 +141,9 @@ def choose_layers(
             choice[probe, data.task] = best_layer(sweep)
             for row in sweep.itertuples():
                 key = f"{row.metric}_{probe}_{data.task}"
-                mlflow.log_metric(f"val/{key}", row.val, step=row.layer)
-                mlflow.log_metric(f"train/{key}", row.train, step=row.layer)
+                mlflow.log_metrics(
+                    {f"val/{key}": row.val, f"train/{key}": row.train}, step=row.layer
+                )
             mlflow.log_param(f"best_layer.{probe}.{data.task}", ctx.layer_name(best_layer(sweep)))
             sweeps.append(sweep)
         table = pd.concat(sweeps, ignore_index=True)
@@ -154,7 +155,12 @@ def choose_layers(
 
 
 def tuning_fingerprint(
-    ctx: EncoderContext, probe: str, data: TaskData, layer: LayerChoice, params: ProbeParams
+    ctx: EncoderContext,
+    probe: str,
+    data: TaskData,
+    layer: LayerChoice,
+    params: ProbeParams,
+    seed: int,
 ) -> dict[str, Any]:
     """Everything an Optuna trial's outcome depends on (not the trial budget or the storage)."""
     probe_config: Any = params.xgboost.model_dump()
@@ -173,6 +179,7 @@ def tuning_fingerprint(
         "layer": layer,
         "probe": probe_config,
         "pruning": params.tune.model_dump(include={"pruner", "n_startup_trials", "n_warmup_steps"}),
+        "seed": seed,
     }
 
 
@@ -200,7 +207,7 @@ def fit_and_log(
         overrides: dict[str, Any] = {}
         if probe in params.tune.probes:
             with nested_run(f"{run_name}/tune", run_tags):
-                study = study_name(name, tuning_fingerprint(ctx, probe, data, layer, params))
+                study = study_name(name, tuning_fingerprint(ctx, probe, data, layer, params, seed))
                 overrides = tune_probe(probe, data, x, params, seed, study, run_tags).best_params
         logger = None
         if probe == "mlp":
