@@ -20,14 +20,16 @@ def tiny_params(**overrides) -> dict:
     """params.yaml of the repo with a small corpus and FX grid; ``overrides`` are dotted keys."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     small = {
-        "synth.n_tracks": 60,
-        "synth.clip_seconds": 6.0,
-        "dataset.clip_seconds": 6.0,
+        "synth.n_tracks": 160,
+        "synth.clip_seconds": 5.0,
+        "dataset.clip_seconds": 5.0,
+        "fx.chains": [],
+        "fx.audition": {"clips": 1, "excerpt_s": 2.0, "materialise": False},
+        "probe.probes": ["xgboost"],
         "dataset.split": {"train": 0.6, "val": 0.2, "test": 0.2},
         "fx.effects": ["gain", "distortion"],
         "fx.levels": [8],
         "fx.loudness_match": ["gain"],
-        "fx.chains": [],
     }
     for key, value in {**small, **overrides}.items():
         set_dotted(params, key, value)

@@ -17,11 +17,13 @@ from tests.pipeline_repo import make_project, repro, tiny_params
 pytestmark = pytest.mark.slow
 
 # The synthetic arousal label is a linear model of audible cues (tempo, loudness, density,
-# articulation, brightness) plus listener noise; the handcrafted features measure loudness,
-# brightness and onset density directly. With 36 training clips an XGBoost probe recovers a clear
-# majority of the label variance on held-out clips; R² > 0.3 leaves room for the small test split
-# (12 clips) while failing for a probe that learned nothing (R² ≤ 0) or a broken corpus.
-MIN_CLEAN_TEST_R2_AROUSAL = 0.3
+# articulation, brightness) plus listener noise that leaves ~85 % of its variance explainable.
+# The handcrafted features measure loudness, brightness and onset density directly but tempo only
+# indirectly. On this corpus (160 clips × 5 s, 96 train / 32 val / 32 test) an XGBoost probe on
+# clean features reached a test R² of 0.25–0.66 (mean 0.45) over ten split seeds; ridge 0.31–0.66.
+# 0.2 fails a probe that learned nothing (R² ≤ 0) or a corpus whose cues are inaudible, with a
+# margin below the worst split seen.
+MIN_CLEAN_TEST_R2_AROUSAL = 0.2
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +36,17 @@ def project(tmp_path_factory):
 
 def test_outputs_of_every_stage_exist(project):
     manifest = pd.read_parquet(project / "data/prepared/synth/manifest.parquet")
-    assert len(manifest) == 60
+    assert len(manifest) == 160
     assert set(manifest["split"]) == {"train", "val", "test"}
     ids = [c.id for c in load_conditions(project / "data/conditions.json")]
     assert ids[0] == "clean" and {"gain@8", "gain@8+lufs", "distortion@8"} <= set(ids)
     store = project / "data/embeddings/synth/handcrafted"
     for cid in ids:
-        assert np.load(store / f"{cid}.npy").shape == (60, 1, 386)
+        assert np.load(store / f"{cid}.npy").shape == (160, 1, 386)
         preds = pd.read_parquet(
             project / f"data/predictions/synth/handcrafted/xgboost/{cid}.parquet"
         )
-        assert len(preds) == 60 and preds["pred_arousal_norm"].notna().all()
+        assert len(preds) == 160 and preds["pred_arousal_norm"].notna().all()
     assert (project / "reports/index.html").is_file()
     assert list((project / "reports/figures").glob("*.png"))
 

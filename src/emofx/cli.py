@@ -216,7 +216,7 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
     with stage_run(
         "probe",
         params.dataset.name,
-        {"seed": params.seed, "probe": params.section("probe")},
+        {"seed": params.seed, "probe": params.section("probe"), "dataset": params.dataset.name},
         data_hashes={"manifest": file_digest(paths.manifest)},
         tracking_uri=params.mlflow.tracking_uri,
         artifact_root=params.mlflow.artifact_root,
@@ -228,11 +228,14 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
             params.embed.encoders,
             paths.predictions,
             params.seed,
+            dataset=params.dataset.name,
+            metrics_path=ProjectPaths.reports / "probe_metrics.json",
+            dvc_stage="probe",
         )
+    shown = ("test/r2_valence", "test/r2_arousal", "test/r2_mean", "test/f1_macro_quadrant")
     for key, metrics in results.items():
         console.print(
-            f"{key}: "
-            + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k.startswith("test/r2"))
+            f"{key}: " + ", ".join(f"{k}={metrics[k]:.3f}" for k in shown if k in metrics)
         )
 
 

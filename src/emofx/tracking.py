@@ -123,9 +123,10 @@ def nested_run(
     inherited, experiment = {}, None
     if parent is not None:
         experiment = parent.info.experiment_id
+        current = mlflow.MlflowClient().get_run(parent.info.run_id)  # tags set since it started
         inherited = {
             k: v
-            for k, v in parent.data.tags.items()
+            for k, v in current.data.tags.items()
             if k.startswith(("emofx.", "dvc.")) or k == "mlflow.source.git.commit"
         }
     with mlflow.start_run(

@@ -54,7 +54,5 @@ def condition_chunks(
         per_track = list(
             pool.map(lambda t: track_chunks(prepared_dir, t, condition, hop_s), track_ids)
         )
-    group = torch.cat(
-        [torch.full((len(c),), i, dtype=torch.long) for i, c in enumerate(per_track)]
-    )
+    group = torch.cat([torch.full((len(c),), i, dtype=torch.long) for i, c in enumerate(per_track)])
     return ChunkSet(torch.cat(per_track), group)

@@ -58,7 +58,7 @@ def shap_importance(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int) -> Sh
 
 
 def feature_sets(pearson: np.ndarray, shap_top: np.ndarray, n_features: int) -> dict[str, list]:
-    """The seed report's four sets as sorted index lists: full, top-k Pearson, SHAP ∪ / ∩ Pearson."""
+    """The seed report's four sets (sorted indices): full, Pearson top-k, SHAP ∪ / ∩ Pearson."""
     p, s = set(pearson.tolist()), set(shap_top.tolist())
     return {
         "full": list(range(n_features)),

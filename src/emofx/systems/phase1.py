@@ -8,7 +8,6 @@ val/test. Model names are ``<model>_<feature set>``, e.g. ``ridge_shap_or_pearso
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +58,13 @@ def select_features(
     seed: int,
     names: list[str],
     plot_path: Path | None = None,
+    title: str = "",
 ) -> Selection:
     """Pearson and SHAP rankings of one target on train rows, and the feature sets."""
     pearson = pearson_scores(x_train, y_train)
     shap_result = shap_importance(x_train, y_train, params.shap_trees, seed)
     if plot_path is not None:
-        save_shap_summary(shap_result, names, f"SHAP: {plot_path.stem}", plot_path)
+        save_shap_summary(shap_result, names, f"SHAP on train: {title}", plot_path)
     sets = feature_sets(
         top_k(pearson, params.top_k), top_k(shap_result.importance, params.top_k), len(pearson)
     )
@@ -100,7 +100,7 @@ def run_phase1(
         for j, target in enumerate(targets):
             plot = Path(figures_dir) / f"shap_summary_{short_target(target)}.png"
             selections[target] = select_features(
-                x_train, data.y[train, j], params, seed, names, plot
+                x_train, data.y[train, j], params, seed, names, plot, short_target(target)
             )
         if run is not None:
             mlflow.log_dict(selection_report(selections, names), "feature_selection.json")
