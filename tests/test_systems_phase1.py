@@ -50,9 +50,9 @@ def test_shap_ranks_planted_cue_features_above_unrelated_ones(corpus):
     train = data.mask("train")
     selection = select_features(x[train], data.y[train, 1], Phase1Params(), 0, list(names))
     order = np.argsort(-selection.shap)
-    pitch_class = np.char.startswith(names, ("chroma", "tonnetz"))
+    pitch_class = np.array([n.startswith(("chroma", "tonnetz")) for n in names])
     assert not pitch_class[order[:10]].any(), names[order[:10]]
-    contrast = np.char.startswith(names, "contrast")  # brightness: spectral contrast
+    contrast = np.array([n.startswith("contrast") for n in names])  # brightness: spectral contrast
     assert selection.shap[contrast].mean() > 2 * selection.shap[pitch_class].mean()
     # the top feature is a level feature that follows the planted loudness
     cues = pd.read_csv(corpus.root / "raw" / "synth_cues.csv").set_index("song_id").loc[ids]
@@ -140,6 +140,7 @@ def test_phase1_stage_writes_predictions_metrics_and_shap_plots(corpus, tmp_path
     )
 
 
+@pytest.mark.slow
 def test_phase1_is_reproducible_and_fits_on_train_only(corpus, tmp_path, mlflow_uri):
     """Same seed → identical predictions; changing val/test targets changes nothing fitted."""
     params = SystemsParams.model_validate(

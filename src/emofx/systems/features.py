@@ -25,6 +25,7 @@ def pearson_scores(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant column: r is undefined
         r = r_regression(x, y)
+    r[np.ptp(x, axis=0) == 0] = 0.0
     return np.abs(np.nan_to_num(r, nan=0.0))
 
 

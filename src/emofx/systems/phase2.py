@@ -8,6 +8,7 @@ Chunk outputs are averaged per song. ``targets: joint`` trains one 2-output netw
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import mlflow
@@ -57,24 +58,22 @@ def run_phase2(
             trained[name] = []
             for cols in target_groups(targets, params.targets):
                 names = [targets[c] for c in cols]
-                logger = None
-                if run is not None:
-                    prefix = short_target(names[0]) if params.targets == "separate" else ""
-                    logger = MLFlowLogger(
-                        tracking_uri=mlflow.get_tracking_uri(),
-                        run_id=run.info.run_id,
-                        prefix=prefix,
+                with training_run(run, f"{SYSTEM}/{name}", names, params.targets) as fit_run:
+                    logger = None
+                    if fit_run is not None:
+                        logger = MLFlowLogger(
+                            tracking_uri=mlflow.get_tracking_uri(), run_id=fit_run.info.run_id
+                        )
+                    fitted = fit_network(
+                        config,
+                        names,
+                        chunks["train"],
+                        y["train"][:, cols],
+                        chunks["val"],
+                        y["val"][:, cols],
+                        seed,
+                        logger=logger,
                     )
-                fitted = fit_network(
-                    config,
-                    names,
-                    chunks["train"],
-                    y["train"][:, cols],
-                    chunks["val"],
-                    y["val"][:, cols],
-                    seed,
-                    logger=logger,
-                )
                 trained[name].append((cols, fitted))
             clean_pred = np.zeros((len(track_ids), len(targets)))
             for split, c in chunks.items():
@@ -94,6 +93,16 @@ def run_phase2(
             index, data, by_condition, Path(predictions_root) / SYSTEM / name
         )
     return results
+
+
+def training_run(
+    run: mlflow.ActiveRun | None, name: str, names: list[str], mode: str
+) -> AbstractContextManager[mlflow.ActiveRun | None]:
+    """The run a network's training curves go to: the model's own run, or (``separate``) a
+    child per target, since each network logs its own hyperparameters."""
+    if mode == "joint" or run is None:
+        return nullcontext(run)
+    return nested_run(f"{name}/{short_target(names[0])}", {"emofx.target": names[0]})
 
 
 def target_groups(targets: list[str], mode: str) -> list[list[int]]:
