@@ -26,6 +26,8 @@ def tiny_params(**overrides) -> dict:
         "fx.chains": [],
         "fx.audition": {"clips": 1, "excerpt_s": 2.0, "materialise": False},
         "probe.probes": ["xgboost"],
+        "systems.phase1.models": ["ridge", "xgboost"],
+        "systems.phase1.feature_sets": ["full", "shap_or_pearson"],
         "dataset.split": {"train": 0.6, "val": 0.2, "test": 0.2},
         "fx.effects": ["gain", "distortion"],
         "fx.levels": [8],

@@ -24,13 +24,16 @@ pytestmark = pytest.mark.slow
 # 0.2 fails a probe that learned nothing (R² ≤ 0) or a corpus whose cues are inaudible, with a
 # margin below the worst split seen.
 MIN_CLEAN_TEST_R2_AROUSAL = 0.2
+STAGES = ["synth", "prepare", "conditions", "embed", "probe", "systems", "analyze"]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("e2e") / "proj", tiny_params())
     ran, out = repro(root)
-    assert ran == ["synth", "prepare", "conditions", "embed", "probe", "analyze"], out
+    assert sorted(ran) == sorted(STAGES), out
+    assert ran.index("embed") < min(ran.index("probe"), ran.index("systems")), out
+    assert ran[-1] == "analyze", out
     return root
 
 
@@ -49,6 +52,10 @@ def test_outputs_of_every_stage_exist(project):
         assert len(preds) == 160 and preds["pred_arousal_norm"].notna().all()
     assert (project / "reports/index.html").is_file()
     assert list((project / "reports/figures").glob("*.png"))
+    systems = pd.read_csv(project / "reports/systems/results.csv")
+    assert {"phase1"} <= set(systems["system"]) and len(systems) == 4  # 2 models × 2 feature sets
+    assert (project / "data/systems/synth/phase1").is_dir()
+    assert "System comparison" in (project / "reports/index.html").read_text()
 
 
 def test_clean_arousal_is_learned_from_the_planted_cues(project):

@@ -47,6 +47,13 @@ class ProjectPaths:
     def predictions(self) -> Path:
         return Path("data/predictions") / self.dataset
 
+    @property
+    def systems(self) -> Path:
+        """Predictions of the seed report's systems (same layout as the probes')."""
+        return Path("data/systems") / self.dataset
+
+    systems_reports = Path("reports/systems")
+
     reports = Path("reports")
 
 
@@ -239,6 +246,44 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
         )
 
 
+def cmd_systems(params: Params, args: argparse.Namespace) -> None:
+    """Seed report systems: feature selection + classical grid, spectrogram nets, PANNs + MLP."""
+    import mlflow
+    import pandas as pd
+
+    from emofx.systems.run import results_table, run_systems
+    from emofx.tracking import stage_run
+
+    paths = ProjectPaths(params.dataset.name)
+    out = ProjectPaths.systems_reports
+    with stage_run(
+        "systems",
+        params.dataset.name,
+        {"seed": params.seed, "systems": params.section("systems")},
+        data_hashes={"manifest": file_digest(paths.manifest)},
+        tracking_uri=params.mlflow.tracking_uri,
+        artifact_root=params.mlflow.artifact_root,
+    ):
+        metrics = run_systems(
+            params.systems,
+            manifest=pd.read_parquet(paths.manifest),
+            prepared_dir=paths.prepared,
+            conditions_path=ProjectPaths.conditions,
+            embeddings_root=paths.embeddings,
+            predictions_root=paths.systems,
+            figures_dir=out / "figures",
+            seed=params.seed,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        table = results_table(metrics) if metrics else pd.DataFrame()
+        table.to_csv(out / "results.csv", index=False)
+        mlflow.log_artifacts(str(out), "systems")
+    if len(table):
+        console.print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    else:
+        console.print("systems: none enabled (params.yaml systems.*.enabled)")
+
+
 def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
     """FX impact on the test split, statistics, figures and reports/index.html."""
     from emofx.analysis.run import log_to_mlflow, run_analysis
@@ -256,7 +301,7 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
         result = run_analysis(
             manifest_path=paths.manifest,
             conditions_path=ProjectPaths.conditions,
-            predictions_root=paths.predictions,
+            predictions_root=[paths.predictions, paths.systems],
             embeddings_root=paths.embeddings,
             out_dir=ProjectPaths.reports,
             params=params.analysis,
@@ -318,6 +363,7 @@ STAGES: dict[str, Callable[[Params, argparse.Namespace], None]] = {
     "conditions": cmd_conditions,
     "embed": cmd_embed,
     "probe": cmd_probe,
+    "systems": cmd_systems,
     "analyze": cmd_analyze,
     "check": cmd_check,
 }

@@ -19,6 +19,7 @@ from emofx.analysis.config import AnalysisParams
 from emofx.datasets.config import DatasetParams
 from emofx.fx.config import FxParams
 from emofx.probes.config import ProbeParams
+from emofx.systems.config import SystemsParams
 from emofx.tracking import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI
 
 NESTED_KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.\w+(\[\d+\])*)*: ")
@@ -76,6 +77,7 @@ class Params(StrictModel):
     fx: FxParams = Field(default_factory=FxParams)
     embed: EmbedParams = Field(default_factory=EmbedParams)
     probe: ProbeParams = Field(default_factory=ProbeParams)
+    systems: SystemsParams = Field(default_factory=SystemsParams)
     analysis: AnalysisParams = Field(default_factory=AnalysisParams)
     mlflow: MlflowParams = Field(default_factory=MlflowParams)
 

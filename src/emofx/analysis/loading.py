@@ -7,6 +7,7 @@ file, key or value; nothing here guesses a missing value.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -145,17 +146,29 @@ class PredictionSet:
         return "pred_quadrant" in self.frames[CLEAN]
 
 
-def find_prediction_files(root: str | Path) -> dict[tuple[str, str], dict[str, Path]]:
-    """``<root>/<encoder>/<probe>/<condition>.parquet`` → ``{(encoder, probe): {cond: path}}``."""
-    root = Path(root)
-    if not root.is_dir():
-        raise AnalysisInputError(f"{root}: predictions directory not found")
+def find_prediction_files(
+    roots: str | Path | Sequence[str | Path],
+) -> dict[tuple[str, str], dict[str, Path]]:
+    """``<root>/<encoder>/<probe>/<condition>.parquet`` → ``{(encoder, probe): {cond: path}}``.
+
+    Several roots (the probe stage's and the systems stage's) are merged; the first must exist,
+    later ones may be absent (a stage that produced nothing). A pair found twice is an error.
+    """
+    roots = [roots] if isinstance(roots, str | Path) else list(roots)
+    if not Path(roots[0]).is_dir():
+        raise AnalysisInputError(f"{roots[0]}: predictions directory not found")
     found: dict[tuple[str, str], dict[str, Path]] = {}
-    for file in sorted(root.glob("*/*/*.parquet")):
-        encoder, probe = file.parent.parent.name, file.parent.name
-        found.setdefault((encoder, probe), {})[file.stem] = file
+    for root in map(Path, roots):
+        pairs: dict[tuple[str, str], dict[str, Path]] = {}
+        for file in sorted(root.glob("*/*/*.parquet")):
+            encoder, probe = file.parent.parent.name, file.parent.name
+            pairs.setdefault((encoder, probe), {})[file.stem] = file
+        clash = sorted(set(pairs) & set(found))
+        if clash:
+            raise AnalysisInputError(f"{root}: {clash} also found under an earlier root")
+        found.update(pairs)
     if not found:
-        raise AnalysisInputError(f"{root}: no <encoder>/<probe>/<condition>.parquet files")
+        raise AnalysisInputError(f"{roots[0]}: no <encoder>/<probe>/<condition>.parquet files")
     return found
 
 

@@ -57,6 +57,26 @@ def _per_probe(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return list(table.groupby("probe", sort=True)) if len(table) else []
 
 
+SYSTEM_METRICS = [f"{m}_{t}" for t in ("valence", "arousal") for m in ("r2", "rmse", "mae")]
+
+
+def system_comparison_section(performance: pd.DataFrame) -> list[Section]:
+    """Every model that predicts valence/arousal, side by side on clean test audio (the seed
+    report's table: R², RMSE, MAE per target, one row per system)."""
+    if not len(performance):
+        return []
+    rows = performance[
+        (performance["condition"] == "clean") & performance["metric"].isin(SYSTEM_METRICS)
+    ]
+    if rows.empty:
+        return []
+    table = rows.pivot_table(index=["encoder", "probe"], columns="metric", values="value")
+    table = table.reindex(columns=[m for m in SYSTEM_METRICS if m in table.columns])
+    table = table.sort_values(table.columns[0], ascending=False).reset_index()
+    note = "Clean test split; encoder = embedding or system, probe = model (best first)."
+    return [Section("System comparison (seed report layout)", _html(table), note)]
+
+
 def clean_performance_sections(performance: pd.DataFrame) -> list[Section]:
     clean = performance[performance["condition"] == "clean"] if len(performance) else performance
     return [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def run_analysis(
     *,
     manifest_path: str | Path,
     conditions_path: str | Path,
-    predictions_root: str | Path,
+    predictions_root: str | Path | Sequence[str | Path],
     embeddings_root: str | Path,
     out_dir: str | Path,
     params: AnalysisParams,
@@ -74,7 +75,8 @@ def run_analysis(
     """Run every analysis and write the report; returns ``{"metrics", "artifacts", "findings"}``.
 
     ``predictions_root``/``embeddings_root`` are one dataset's folders
-    (``data/predictions/<ds>``, ``data/embeddings/<ds>``).
+    (``data/predictions/<ds>``, ``data/embeddings/<ds>``); several prediction roots (probes and
+    the seed report's systems) are analysed together.
     """
     out_dir = Path(out_dir)
     conditions = load_conditions(conditions_path)
@@ -197,6 +199,7 @@ def report_sections(tables: Tables, params: AnalysisParams) -> list[report.Secti
         report.displacement_section(tables.trajectories),
     )
     return [
+        *report.system_comparison_section(tables.performance),
         *report.clean_performance_sections(tables.performance),
         *report.performance_delta_sections(tables.performance),
         *report.shift_sections(tables.shifts, params.fdr_alpha),
