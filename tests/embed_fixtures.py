@@ -1,4 +1,4 @@
-"""A tiny prepared dataset (real audio arrays in the prepare stage's cache layout) for embed tests."""
+"""A tiny prepared dataset (real audio arrays in the prepare cache layout) for embed tests."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_the_cli_prints_one_error_line_and_exits_2(tmp_path):
     )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("emofx: error:")]
-    assert errors == [
-        f"emofx: error: {path}: fx.effects.0: unknown effect 'reverbb' (known: reverb, delay, distortion, eq, chorus, phaser, compressor, bitcrush, pitch_shift, gain, clipping, mp3)"
-    ]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"emofx: error: {path}: fx.effects.0: unknown effect 'reverbb'")
+    assert "(known: reverb, delay, distortion" in errors[0]
     assert not (tmp_path / "data").exists()
