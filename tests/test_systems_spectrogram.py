@@ -122,5 +122,5 @@ def test_bad_config_is_named(tmp_path):
     bad.write_text("model:\n  init_args: {}\n")
     with pytest.raises(ValueError, match=r"train.cnn.yaml: needs 'model: \{class_path"):
         TrainConfig.load(bad, FAST_PARAMS)
-    with pytest.raises(FileNotFoundError, match="systems.spectrogram: config .* not found"):
+    with pytest.raises(FileNotFoundError, match=r"systems.spectrogram: .*missing.yaml not found"):
         TrainConfig.load(tmp_path / "missing.yaml", FAST_PARAMS)

@@ -12,7 +12,6 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from lightning.pytorch.callbacks import BasePredictionWriter, RichProgressBar
 from lightning.pytorch.cli import instantiate_class
 
@@ -21,6 +20,7 @@ from emofx.embed.store import EmbeddingStore
 from emofx.encoders.base import Encoder
 from emofx.fx.conditions import Condition
 from emofx.fx.render import check_renderable
+from emofx.lightning_config import read_lightning_config
 from emofx.tracking import stable_hash
 
 DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 1}
@@ -36,20 +36,8 @@ class EncoderConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EncoderConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"encoder config {path} not found")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if "model" not in raw or "class_path" not in raw["model"]:
-            raise ValueError(f"{path}: needs 'model: {{class_path: …, init_args: …}}'")
-        unknown = set(raw["data"] if raw.get("data") else {}) - set(DATA_DEFAULTS)
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown data keys {sorted(unknown)} (known: {sorted(DATA_DEFAULTS)})"
-            )
-        return cls(
-            raw["model"], raw.get("trainer") or {}, {**DATA_DEFAULTS, **(raw.get("data") or {})}
-        )
+        config = read_lightning_config(path, DATA_DEFAULTS, "embed.encoders")
+        return cls(config.model, config.trainer, config.data)
 
     def build_encoder(self) -> Encoder:
         encoder = instantiate_class((), self.model)

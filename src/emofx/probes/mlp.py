@@ -24,7 +24,6 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.loggers import Logger
@@ -32,6 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.functional import accuracy, f1_score, r2_score
 
+from emofx.lightning_config import read_lightning_config
 from emofx.probes.config import MlpParams, TaskName
 from emofx.probes.metrics import MEAN_R2, short_target
 from emofx.probes.tasks import N_QUADRANTS
@@ -187,28 +187,16 @@ class MlpConfig:
 
     @classmethod
     def load(cls, params: MlpParams, overrides: dict[str, Any] | None = None) -> MlpConfig:
-        path = Path(params.config)
-        if not path.is_file():
-            raise FileNotFoundError(f"probe.mlp.config: {path} not found")
-        raw = yaml.safe_load(path.read_text()) or {}
-        unknown = set(raw) - {"model", "trainer", "data"}
-        if unknown:
-            raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
-        model = raw.get("model") or {}
-        if "class_path" not in model:
-            raise ValueError(f"{path}: needs 'model: {{class_path: …, init_args: …}}'")
-        data = raw.get("data") or {}
-        if set(data) - {"batch_size"}:
-            raise ValueError(f"{path}: unknown data keys {sorted(set(data) - {'batch_size'})}")
-        trainer = dict(raw.get("trainer") or {})
+        config = read_lightning_config(params.config, {"batch_size": 32}, "probe.mlp.config")
+        trainer = dict(config.trainer)
         if params.max_epochs is not None:
             trainer["max_epochs"] = params.max_epochs
-        init = {**(model.get("init_args") or {}), **params.overrides(), **(overrides or {})}
+        init = {**config.model["init_args"], **params.overrides(), **(overrides or {})}
         return cls(
-            path,
-            {"class_path": model["class_path"], "init_args": init},
+            config.source,
+            {"class_path": config.model["class_path"], "init_args": init},
             trainer,
-            params.batch_size or int(data.get("batch_size", 32)),
+            params.batch_size or int(config.data["batch_size"]),
         )
 
     def build(

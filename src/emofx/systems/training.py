@@ -16,12 +16,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader
 
+from emofx.lightning_config import read_lightning_config
 from emofx.probes.mlp import per_group_mean
 from emofx.systems.chunks import ChunkSet
 from emofx.systems.config import SpectrogramParams
@@ -38,26 +38,14 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path, params: SpectrogramParams) -> TrainConfig:
         """Read and check one config; params.yaml overrides win over the file."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"systems.spectrogram: config {path} not found")
-        raw = yaml.safe_load(path.read_text()) or {}
-        unknown = set(raw) - {"model", "trainer", "data"}
-        if unknown:
-            raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
-        model = raw.get("model") or {}
-        if "class_path" not in model:
-            raise ValueError(f"{path}: needs 'model: {{class_path: …, init_args: …}}'")
-        data = raw.get("data") or {}
-        if set(data) - {"batch_size"}:
-            raise ValueError(f"{path}: unknown data keys {sorted(set(data) - {'batch_size'})}")
-        trainer = dict(raw.get("trainer") or {})
+        config = read_lightning_config(path, {"batch_size": 32}, "systems.spectrogram")
+        trainer = dict(config.trainer)
         if params.max_epochs is not None:
             trainer["max_epochs"] = params.max_epochs
         if params.limit_train_batches is not None:
             trainer["limit_train_batches"] = params.limit_train_batches
-        batch = params.batch_size or int(data.get("batch_size", 32))
-        return cls(path, model, trainer, batch)
+        batch = params.batch_size or int(config.data["batch_size"])
+        return cls(config.source, config.model, trainer, batch)
 
     def build(self, n_outputs: int, output_names: list[str]) -> SpectrogramNet:
         init = {**(self.model.get("init_args") or {}), "n_outputs": n_outputs}
