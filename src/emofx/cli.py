@@ -65,6 +65,20 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def open_stage_run(params: Params, stage: str, logged: dict, data_hashes: dict[str, str]):
+    """The stage's MLflow parent run: ``logged`` params (plus the seed) and lineage hashes."""
+    from emofx.tracking import stage_run
+
+    return stage_run(
+        stage,
+        params.dataset.name,
+        {"seed": params.seed, **logged},
+        data_hashes=data_hashes,
+        tracking_uri=params.mlflow.tracking_uri,
+        artifact_root=params.mlflow.artifact_root,
+    )
+
+
 # --- pipeline stages ---------------------------------------------------------------------------
 def cmd_synth(params: Params, args: argparse.Namespace) -> None:
     """Generate the synthetic corpus (DEAM layout; with --emopia the EMOPIA MIDI layout)."""
@@ -101,20 +115,17 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
     from emofx.data_versioning import dataset_hash
     from emofx.embed.runner import encoder_sample_rate
     from emofx.prepare import prepare
-    from emofx.tracking import stage_run
 
     paths = ProjectPaths(params.dataset.name)
     rates = sorted(
         {encoder_sample_rate(params.embed.config_path(e)) for e in params.embed.encoders}
     )
     data_hash = dataset_hash(params.dataset.root)
-    with stage_run(
+    with open_stage_run(
+        params,
         "prepare",
-        params.dataset.name,
-        {"seed": params.seed, "dataset": params.section("dataset"), "sample_rates": rates},
-        data_hashes={"raw": data_hash},
-        tracking_uri=params.mlflow.tracking_uri,
-        artifact_root=params.mlflow.artifact_root,
+        {"dataset": params.section("dataset"), "sample_rates": rates},
+        {"raw": data_hash},
     ):
         manifest = prepare(params.dataset, paths.prepared, rates, params.seed, data_hash=data_hash)
         mlflow.log_input(
@@ -152,24 +163,21 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
     from emofx.embed.listening import log_audition, materialise_rendered
     from emofx.embed.runner import EncoderConfig, embed_dataset, encoder_sample_rate
     from emofx.fx.conditions import load_conditions
-    from emofx.tracking import is_rank_zero, nested_run, stage_run
+    from emofx.tracking import is_rank_zero, nested_run
 
     paths = ProjectPaths(params.dataset.name)
     manifest = pd.read_parquet(paths.manifest)
     conditions = load_conditions(ProjectPaths.conditions)
     encoders = args.encoder or params.embed.encoders
     data_hash = file_digest(paths.manifest)
-    with stage_run(
+    with open_stage_run(
+        params,
         "embed",
-        params.dataset.name,
         {
-            "seed": params.seed,
             "embed": params.section("embed"),
             "audition": params.section("fx")["audition"],
         },
-        data_hashes={"manifest": data_hash},
-        tracking_uri=params.mlflow.tracking_uri,
-        artifact_root=params.mlflow.artifact_root,
+        {"manifest": data_hash},
     ):
         for name in encoders:
             config = EncoderConfig.from_yaml(params.embed.config_path(name))
@@ -216,17 +224,14 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
     import pandas as pd
 
     from emofx.probes.run import run_probes
-    from emofx.tracking import stage_run
 
     paths = ProjectPaths(params.dataset.name)
     manifest = pd.read_parquet(paths.manifest)
-    with stage_run(
+    with open_stage_run(
+        params,
         "probe",
-        params.dataset.name,
-        {"seed": params.seed, "probe": params.section("probe"), "dataset": params.dataset.name},
-        data_hashes={"manifest": file_digest(paths.manifest)},
-        tracking_uri=params.mlflow.tracking_uri,
-        artifact_root=params.mlflow.artifact_root,
+        {"probe": params.section("probe"), "dataset": params.dataset.name},
+        {"manifest": file_digest(paths.manifest)},
     ):
         results = run_probes(
             params.probe,
@@ -252,17 +257,14 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
     import pandas as pd
 
     from emofx.systems.run import results_table, run_systems
-    from emofx.tracking import stage_run
 
     paths = ProjectPaths(params.dataset.name)
     out = ProjectPaths.systems_reports
-    with stage_run(
+    with open_stage_run(
+        params,
         "systems",
-        params.dataset.name,
-        {"seed": params.seed, "systems": params.section("systems")},
-        data_hashes={"manifest": file_digest(paths.manifest)},
-        tracking_uri=params.mlflow.tracking_uri,
-        artifact_root=params.mlflow.artifact_root,
+        {"systems": params.section("systems")},
+        {"manifest": file_digest(paths.manifest)},
     ):
         metrics = run_systems(
             params.systems,
@@ -287,16 +289,13 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
 def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
     """FX impact on the test split, statistics, figures and reports/index.html."""
     from emofx.analysis.run import log_to_mlflow, run_analysis
-    from emofx.tracking import stage_run
 
     paths = ProjectPaths(params.dataset.name)
-    with stage_run(
+    with open_stage_run(
+        params,
         "analyze",
-        params.dataset.name,
-        {"seed": params.seed, "analysis": params.section("analysis")},
-        data_hashes={"manifest": file_digest(paths.manifest)},
-        tracking_uri=params.mlflow.tracking_uri,
-        artifact_root=params.mlflow.artifact_root,
+        {"analysis": params.section("analysis")},
+        {"manifest": file_digest(paths.manifest)},
     ):
         result = run_analysis(
             manifest_path=paths.manifest,
