@@ -7,9 +7,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emofx.embed.store import EmbeddingStore
 from emofx.probes.metrics import score_split
 from emofx.probes.run import write_predictions
 from emofx.probes.tasks import SPLITS, TaskData, build_task, prediction_columns
+
+
+def open_store(embeddings_root: Path, encoder: str, key: str) -> EmbeddingStore:
+    """The encoder's embedding store, or an error telling how to produce it (``key``: params)."""
+    store = EmbeddingStore(Path(embeddings_root) / encoder)
+    if not (store.root / "meta.json").is_file():
+        raise FileNotFoundError(
+            f"{key}: no embedding store at {store.root} "
+            f"(add {encoder!r} to embed.encoders and run the embed stage)"
+        )
+    return store
 
 
 def regression_task(index: pd.DataFrame, manifest: pd.DataFrame, targets: list[str]) -> TaskData:

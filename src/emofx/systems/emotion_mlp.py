@@ -15,10 +15,14 @@ import numpy as np
 import pandas as pd
 from lightning.pytorch.loggers import MLFlowLogger
 
-from emofx.embed.store import EmbeddingStore
 from emofx.probes.config import MlpParams
 from emofx.probes.mlp import MlpConfig, MlpSplit, fit_mlp, predict_mlp
-from emofx.systems.common import regression_task, score_all_splits, write_condition_predictions
+from emofx.systems.common import (
+    open_store,
+    regression_task,
+    score_all_splits,
+    write_condition_predictions,
+)
 from emofx.systems.config import PannsMlpParams
 from emofx.systems.tsne import save_tsne_figure
 from emofx.tracking import nested_run
@@ -37,12 +41,7 @@ def run_phase3(
     seed: int,
 ) -> dict[str, dict[str, float]]:
     """Fit EmotionMLP on clean embeddings, predict every condition; ``{"panns_mlp/…": metrics}``."""
-    store = EmbeddingStore(Path(embeddings_root) / params.encoder)
-    if not (store.root / "meta.json").is_file():
-        raise FileNotFoundError(
-            f"systems.panns_mlp: no embedding store at {store.root} "
-            f"(add {params.encoder!r} to embed.encoders and run the embed stage)"
-        )
+    store = open_store(embeddings_root, params.encoder, "systems.panns_mlp")
     if params.layer not in store.meta()["layer_names"]:
         raise ValueError(
             f"systems.panns_mlp.layer: {params.layer!r} not in {store.root} "

@@ -21,7 +21,12 @@ from emofx.encoders.handcrafted import feature_names
 from emofx.probes.metrics import short_target
 from emofx.probes.tasks import TaskData
 from emofx.systems.classical import fit_grid
-from emofx.systems.common import regression_task, score_all_splits, write_condition_predictions
+from emofx.systems.common import (
+    open_store,
+    regression_task,
+    score_all_splits,
+    write_condition_predictions,
+)
 from emofx.systems.config import Phase1Params
 from emofx.systems.features import (
     feature_sets,
@@ -81,12 +86,7 @@ def run_phase1(
     seed: int,
 ) -> dict[str, dict[str, float]]:
     """Fit, score and predict every (model, feature set); returns ``{"phase1/<name>": metrics}``."""
-    store = EmbeddingStore(Path(embeddings_root) / params.encoder)
-    if not (store.root / "meta.json").is_file():
-        raise FileNotFoundError(
-            f"systems.phase1: no embedding store at {store.root} "
-            f"(add {params.encoder!r} to embed.encoders and run the embed stage)"
-        )
+    store = open_store(embeddings_root, params.encoder, "systems.phase1")
     index = store.index()
     data = regression_task(index, manifest, targets)
     conditions = store.conditions()
