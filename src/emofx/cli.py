@@ -281,7 +281,13 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
         table.to_csv(out / "results.csv", index=False)
         mlflow.log_artifacts(str(out), "systems")
     if len(table):
-        console.print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        best = table[table["selected_on_val"]]
+        console.print(f"systems: {len(table)} models (table: {out / 'results.csv'}); best on val:")
+        for row in best.itertuples():
+            console.print(
+                f"  {row.system}/{row.model}: test R² valence {row.R2_valence:.3f}, "
+                f"arousal {row.R2_arousal:.3f}"
+            )
     else:
         console.print("systems: none enabled (params.yaml systems.*.enabled)")
 
