@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from emofx.lightning_fit import spec_callbacks
 from emofx.probes.config import MlpParams, ProbeParams
 from emofx.probes.mlp import MlpConfig, ProbeMLP
 
@@ -52,7 +53,7 @@ def test_mlp_config_layers_params_over_the_lightning_yaml():
     init = config.model["init_args"]
     assert init["lr"] == 0.05 and init["preset"] == "emotion_mlp"  # override + YAML value
     assert config.trainer["max_epochs"] == 7 and config.batch_size == 8
-    assert [type(c).__name__ for c in config.trainer_callbacks()] == ["EarlyStopping"]
+    assert [type(c).__name__ for c in spec_callbacks(config.trainer)] == ["EarlyStopping"]
     tuned = MlpConfig.load(MlpParams(config=CONFIG, lr=0.05), {"lr": 0.2, "preset": "marble"})
     model = tuned.build([6], 2, "regression", ["valence_norm", "arousal_norm"])
     assert isinstance(model, ProbeMLP) and model.hparams.lr == 0.2

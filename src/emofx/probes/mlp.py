@@ -12,8 +12,6 @@ average the chunk logits per song before scoring (chunk → song aggregation).
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.loggers import Logger
 from torch import nn
@@ -32,6 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.functional import accuracy, f1_score, r2_score
 
 from emofx.lightning_config import read_lightning_config
+from emofx.lightning_fit import fit_keeping_best
 from emofx.probes.config import MlpParams, TaskName
 from emofx.probes.metrics import MEAN_R2, short_target
 from emofx.probes.tasks import N_QUADRANTS
@@ -212,12 +211,6 @@ class MlpConfig:
             raise ValueError(f"{self.source}: model.class_path must name a ProbeMLP")
         return model
 
-    def trainer_callbacks(self) -> list[Callback]:
-        return [instantiate_class((), spec) for spec in self.trainer.get("callbacks") or []]
-
-    def trainer_kwargs(self) -> dict[str, Any]:
-        return {k: v for k, v in self.trainer.items() if k != "callbacks"}
-
 
 @contextmanager
 def single_thread() -> Iterator[None]:
@@ -273,27 +266,10 @@ def fit_mlp(
         ),
         DataLoader(val.tensors(task), batch_size=4096),
     )
-    with tempfile.TemporaryDirectory(prefix="emofx-mlp-") as tmp:
-        best = ModelCheckpoint(dirpath=tmp, monitor="val/loss", mode="min", save_weights_only=True)
-        trainer = L.Trainer(
-            **{
-                "accelerator": "cpu",
-                "deterministic": True,
-                "enable_progress_bar": False,
-                "enable_model_summary": False,
-                **config.trainer_kwargs(),
-            },
-            default_root_dir=tmp,
-            logger=logger if logger is not None else False,
-            callbacks=[*config.trainer_callbacks(), best, *(callbacks or [])],
+    with single_thread():
+        return fit_keeping_best(
+            model, *loaders, config.trainer, logger=logger, callbacks=callbacks or ()
         )
-        with single_thread(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-            trainer.fit(model, *loaders)
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["state_dict"])
-    return model.eval()
 
 
 @torch.inference_mode()

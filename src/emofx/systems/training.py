@@ -7,8 +7,6 @@ clean train chunks, early-stops on per-song val loss and keeps the best-val weig
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader
 
 from emofx.lightning_config import read_lightning_config
+from emofx.lightning_fit import fit_keeping_best
 from emofx.probes.mlp import per_group_mean
 from emofx.systems.chunks import ChunkSet
 from emofx.systems.config import SpectrogramParams
@@ -83,29 +81,7 @@ def fit_network(
         ),
         DataLoader(val.dataset(y_val), batch_size=256),
     )
-    callbacks = [instantiate_class((), s) for s in config.trainer.get("callbacks") or []]
-    kwargs = {k: v for k, v in config.trainer.items() if k != "callbacks"}
-    with tempfile.TemporaryDirectory(prefix="emofx-spec-") as tmp:
-        best = ModelCheckpoint(dirpath=tmp, monitor="val/loss", mode="min", save_weights_only=True)
-        trainer = L.Trainer(
-            **{
-                "accelerator": "cpu",
-                "deterministic": True,
-                "enable_progress_bar": False,
-                "enable_model_summary": False,
-                **kwargs,
-            },
-            default_root_dir=tmp,
-            logger=logger if logger is not None else False,
-            callbacks=[*callbacks, best],
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-            trainer.fit(model, *loaders)
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["state_dict"])
-    return model.eval()
+    return fit_keeping_best(model, *loaders, config.trainer, logger=logger)
 
 
 @torch.inference_mode()
