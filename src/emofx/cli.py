@@ -191,23 +191,12 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
                     seed=params.seed,
                     data_hash=data_hash,
                 )
-                if run is None:  # a DDP worker process: rank 0 records the run
-                    continue
-                mlflow.log_params({"config." + k: v for k, v in _flat(config.model).items()})
-                mlflow.log_dict(result.store.meta(), "meta.json")
-                mlflow.log_metrics(
-                    {
-                        "pairs": result.n_pairs,
-                        "seconds": result.seconds,
-                        "skipped": int(result.skipped),
-                    }
-                )
-                if not result.skipped and result.audio_seconds:
-                    mlflow.log_metric(
-                        "audio_seconds_per_second", result.audio_seconds / result.seconds
-                    )
-                state = "unchanged, skipped" if result.skipped else f"{result.seconds:.1f} s"
-                console.print(f"embed {name}: {result.n_pairs} (track, condition) pairs ({state})")
+                if run is not None:  # None in a DDP worker process: rank 0 records the run
+                    mlflow.log_params({"config." + k: v for k, v in _flat(config.model).items()})
+                    mlflow.log_dict(result.store.meta(), "meta.json")
+                    _log_embed_result(result, name)
+            if params.embed.frames.enabled:
+                _embed_frames(params, config, name, manifest, conditions, data_hash)
         if is_rank_zero():
             rate = encoder_sample_rate(params.embed.config_path(encoders[0]))
             audition = params.fx.audition
@@ -217,6 +206,49 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
                 out = Path("data/rendered") / params.dataset.name / str(rate)
                 n = materialise_rendered(conditions, manifest, paths.prepared, rate, out)
                 console.print(f"materialised {n} rendered files under {out}")
+
+
+def _log_embed_result(result, name: str) -> None:
+    """Metrics of one embed run on the active MLflow run, and a line on the console."""
+    import mlflow
+
+    mlflow.log_metrics(
+        {"pairs": result.n_pairs, "seconds": result.seconds, "skipped": int(result.skipped)}
+    )
+    if not result.skipped and result.audio_seconds:
+        mlflow.log_metric("audio_seconds_per_second", result.audio_seconds / result.seconds)
+    state = "unchanged, skipped" if result.skipped else f"{result.seconds:.1f} s"
+    console.print(f"embed {name}: {result.n_pairs} (track, condition) pairs ({state})")
+
+
+def _embed_frames(params: Params, config, name: str, manifest, conditions, data_hash: str) -> None:
+    """The encoder's frame-level store (``<encoder>/frames``) for the dynamically annotated tracks."""
+    import mlflow
+
+    from emofx.embed.frames import FrameSpec, dynamic_tracks, frame_conditions
+    from emofx.embed.runner import embed_dataset
+    from emofx.tracking import nested_run
+
+    tracks = dynamic_tracks(manifest)
+    if tracks.empty:
+        console.print(f"embed {name} frames: no track has a dynamic annotation, nothing to do")
+        return
+    f = params.embed.frames
+    spec = FrameSpec(f.window_s, f.hop_s, params.dataset.offset_s)
+    with nested_run(f"embed/{name}/frames", {"emofx.encoder": name}) as run:
+        result = embed_dataset(
+            config,
+            tracks,
+            ProjectPaths(params.dataset.name).prepared,
+            frame_conditions(conditions, f.conditions),
+            ProjectPaths(params.dataset.name).embeddings / name / "frames",
+            seed=params.seed,
+            data_hash=data_hash,
+            frames=spec,
+        )
+        if run is not None:
+            mlflow.log_params({f"frames.{k}": v for k, v in spec.describe().items()})
+            _log_embed_result(result, f"{name} frames")
 
 
 def cmd_probe(params: Params, args: argparse.Namespace) -> None:

@@ -48,11 +48,25 @@ class SynthParams(StrictModel):
     emopia: SynthEmopiaParams = Field(default_factory=SynthEmopiaParams)
 
 
+class FrameParams(StrictModel):
+    """Frame-level embeddings for tracks with dynamic (2-Hz) annotations (probe task ``dynamic``).
+
+    Frames are ``window_s`` long every ``hop_s``; a frame's time is its end. ``conditions``:
+    ``null`` for every FX condition, or a list of condition ids (``clean`` is always added).
+    """
+
+    enabled: bool = False
+    window_s: float = Field(3.0, gt=0)
+    hop_s: float = Field(0.5, gt=0)
+    conditions: list[str] | None = None
+
+
 class EmbedParams(StrictModel):
     """Which encoders run; each is configured by ``<config_dir>/embed.<name>.yaml``."""
 
     encoders: list[str] = Field(default_factory=lambda: ["handcrafted"], min_length=1)
     config_dir: Path = Path("lightning_configs")
+    frames: FrameParams = Field(default_factory=FrameParams)
 
     @field_validator("encoders")
     @classmethod

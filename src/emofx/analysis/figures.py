@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from plotly.subplots import make_subplots
 
-from emofx.analysis.loading import CLEAN, QUADRANT_NAMES, ConditionInfo
+from emofx.analysis.dynamic import DynamicSet, curve_songs, largest_shift_conditions
+from emofx.analysis.loading import CLEAN, QUADRANT_NAMES, REGRESSION_TARGETS, ConditionInfo
 from emofx.analysis.shifts import MAIN_QUANTITIES, dose_groups
 
 PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
@@ -488,3 +489,106 @@ def label_figure(shifts: pd.DataFrame) -> FigurePair | None:
         )
     caption = "Change in the share of test tracks each label is predicted for (probability ≥ 0.5)."
     return FigurePair("Multi-label: predicted label rate shifts", caption, fig, pfig)
+
+
+def _curve_traces(
+    dset: DynamicSet, song: str, target: str, conds: list[str]
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(label, time_s, values)`` of one song's annotated frames: annotation, then predictions."""
+    column = REGRESSION_TARGETS[target]
+    clean = dset.frames[CLEAN].xs(song, level="track_id")
+    keep = clean[column].notna().to_numpy()
+    times = clean.index.to_numpy()[keep]
+    traces = [("annotation", times, clean[column].to_numpy()[keep])]
+    for cond in conds:
+        values = dset.frames[cond].xs(song, level="track_id")[f"pred_{column}"]
+        traces.append((cond, times, values.to_numpy()[keep]))
+    return traces
+
+
+def dynamic_curves_figure(dset: DynamicSet, table: pd.DataFrame) -> FigurePair | None:
+    """Up to 3 scored songs × targets: the annotated 2 Hz curve, the clean prediction and the
+    predictions under the 2 conditions that shift predictions most."""
+    rows = table[(table["encoder"] == dset.encoder) & (table["probe"] == dset.probe)]
+    songs = curve_songs(dset)
+    if rows.empty or not songs:
+        return None
+    conds = [CLEAN, *largest_shift_conditions(rows)]
+    colors = ["black", *PALETTE[: len(conds)]]
+    titles = [f"{song}: {target}" for song in songs for target in dset.targets]
+    fig, axes = _figure(
+        4.8 * len(dset.targets), PANEL_H * len(songs), len(songs), len(dset.targets)
+    )
+    pfig = _plotly_grid(len(songs), len(dset.targets), titles)
+    for i, song in enumerate(songs):
+        for j, target in enumerate(dset.targets):
+            ax = axes[i, j]
+            for k, (label, x, y) in enumerate(_curve_traces(dset, song, target, conds)):
+                width = 2.0 if k == 0 else 1.0
+                ax.plot(x, y, color=colors[k], lw=width, label=label)
+                pfig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines",
+                        name=label,
+                        legendgroup=label,
+                        showlegend=i == j == 0,
+                        line={"color": colors[k], "width": width},
+                    ),
+                    row=i + 1,
+                    col=j + 1,
+                )
+            ax.set_title(titles[i * len(dset.targets) + j], fontsize=9)
+            ax.set_xlabel("time (s)")
+    axes[0, 0].legend(fontsize=7)
+    caption = (
+        "Annotated 2 Hz curve (black) against the clean prediction and the predictions under the "
+        "two conditions with the largest mean shift, for the scored songs with the longest "
+        "annotated curves."
+    )
+    title = f"Dynamic curves: {_set_label(dset.encoder, dset.probe)}"
+    return FigurePair(title, caption, fig, pfig)
+
+
+def dynamic_delta_figure(table: pd.DataFrame) -> FigurePair | None:
+    """Δ mean song Pearson r vs clean per condition (bars, CI), a row per encoder/probe."""
+    rows = table[table["condition"] != CLEAN] if len(table) else table
+    if rows.empty:
+        return None
+    per_set = _panels_per_set(rows, "target", list(REGRESSION_TARGETS))
+    grid = panel_grid(per_set, lambda key, target: f"{_set_label(*key)}: Δ song r {target}")
+    for (encoder, probe), targets in per_set.items():
+        for target in targets:
+            sel = rows[
+                (rows["encoder"] == encoder) & (rows["probe"] == probe) & (rows["target"] == target)
+            ]
+            y = sel["delta_song_pearson"].to_numpy()
+            err = np.abs(
+                sel[["delta_song_pearson_ci_low", "delta_song_pearson_ci_high"]].to_numpy().T - y
+            )
+            ax, prow, pcol = grid.cells[((encoder, probe), target)]
+            ax.bar(sel["condition"], y, yerr=err, color=PALETTE[0], capsize=2)
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+            grid.pfig.add_trace(
+                go.Bar(
+                    x=sel["condition"],
+                    y=y,
+                    marker_color=PALETTE[0],
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": err[1],
+                        "arrayminus": err[0],
+                    },
+                    showlegend=False,
+                ),
+                row=prow,
+                col=pcol,
+            )
+    caption = (
+        "Mean per-song Pearson r under each condition minus clean, paired by song (songs with a "
+        "constant annotation or prediction left out), 95% bootstrap CI over songs."
+    )
+    return FigurePair("Dynamic: Δ song Pearson r vs clean", caption, grid.fig, grid.pfig)

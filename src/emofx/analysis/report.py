@@ -14,15 +14,8 @@ import numpy as np
 import pandas as pd
 
 from emofx.analysis.findings import Finding
-from emofx.analysis.loading import QUADRANT_NAMES
+from emofx.analysis.loading import CLEAN, QUADRANT_NAMES
 from emofx.analysis.shifts import MAIN_QUANTITIES
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    table: str  # HTML
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +25,14 @@ class FigureEntry:
     caption: str
     png: str  # relative to the page
     html: str
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    table: str  # HTML
+    note: str = ""
+    figures: tuple[FigureEntry, ...] = ()  # shown under the table
 
 
 def _html(table: pd.DataFrame) -> str:
@@ -187,6 +188,56 @@ def displacement_section(trajectories: pd.DataFrame) -> Section | None:
     table = table[list(dict.fromkeys(layers))].reset_index()
     note = "Trajectory length (summed cosine distance clean → level 1 → … → strongest) per layer."
     return Section("Embedding trajectories", _html(table), note)
+
+
+DYNAMIC_COLUMNS = {
+    "encoder": "encoder",
+    "probe": "probe",
+    "condition": "condition",
+    "target": "target",
+    "n_songs": "songs",
+    "n_songs_excluded": "no r",
+    "song_pearson": "song r",
+    "song_rmse": "song RMSE",
+    "frame_r2": "frame R²",
+}
+
+
+def _dynamic_cells(row, alpha: float) -> dict[str, str | None]:
+    """The Δ columns of one dynamic row as ``value [CI]`` text (None, shown as –, for clean)."""
+    if row.condition == CLEAN:
+        return {"Δ song r": None, "Δ song RMSE": None, "shift": None}
+    return {
+        "Δ song r": _interval(
+            row.delta_song_pearson, row.delta_song_pearson_ci_low, row.delta_song_pearson_ci_high
+        ),
+        "Δ song RMSE": _interval(
+            row.delta_song_rmse, row.delta_song_rmse_ci_low, row.delta_song_rmse_ci_high
+        ),
+        "shift": _interval(
+            row.shift, row.shift_ci_low, row.shift_ci_high, row.shift_q_value, alpha
+        ),
+    }
+
+
+def dynamic_section(
+    dynamic: pd.DataFrame, alpha: float, figures: list[FigureEntry]
+) -> Section | None:
+    """Per-song agreement with the 2 Hz annotation per condition, and its change vs clean."""
+    if dynamic.empty:
+        return None
+    cells = pd.DataFrame([_dynamic_cells(r, alpha) for r in dynamic.itertuples()])
+    table = pd.concat([dynamic[list(DYNAMIC_COLUMNS)].reset_index(drop=True), cells], axis=1)
+    table = _in_condition_order(table, table["condition"]).rename(columns=DYNAMIC_COLUMNS)
+    note = (
+        "MediaEval Emotion in Music dynamic-task metrics over annotated 2 Hz frames: Pearson r "
+        "and RMSE per song, averaged over songs (a song with a constant annotation or prediction "
+        "has no r: it is left out of the mean and counted in 'no r'), and R² over all frames. "
+        "Δ = condition − clean paired per song [95% bootstrap CI over songs]; shift = mean "
+        "per-song change of the prediction, Wilcoxon signed-rank test over songs with BH across "
+        "conditions (* = q < alpha)."
+    )
+    return Section("Dynamic (2 Hz) predictions", _html(table), note, tuple(figures))
 
 
 def render_report(

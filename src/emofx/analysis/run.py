@@ -4,6 +4,7 @@ Output layout under ``out_dir``::
 
     metrics.json       flat key figures (DVC metrics)
     fx_impact.csv      long table: performance, shifts, variability, shift size, displacement
+    dynamic_impact.csv only with dynamic (2 Hz) predictions: per-song metrics per condition
     tables/*.csv       detail tables (dose-response, quadrant-share tests, loudness control, …)
     figures/*.png      static figures, each with an interactive self-contained figures/*.html
     index.html         the report page
@@ -24,6 +25,7 @@ from emofx.analysis import figures as fig
 from emofx.analysis import report
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.displacement import displacement_table, trajectory_table
+from emofx.analysis.dynamic import DynamicSet, dynamic_metrics, dynamic_table, load_dynamic_sets
 from emofx.analysis.findings import paper_findings
 from emofx.analysis.loading import (
     AnalysisInputError,
@@ -76,7 +78,8 @@ def run_analysis(
 
     ``predictions_root``/``embeddings_root`` are one dataset's folders
     (``data/predictions/<ds>``, ``data/embeddings/<ds>``); several prediction roots (probes and
-    the seed report's systems) are analysed together.
+    the seed report's systems) are analysed together, and so are their dynamic (2 Hz)
+    predictions (``<encoder>/<probe>/dynamic/``) when there are any.
     """
     out_dir = Path(out_dir)
     conditions = load_conditions(conditions_path)
@@ -85,6 +88,7 @@ def run_analysis(
         load_prediction_set(encoder, probe, files, manifest, conditions, params.split)
         for (encoder, probe), files in find_prediction_files(predictions_root).items()
     ]
+    dsets = load_dynamic_sets(predictions_root, manifest, conditions, params.split)
     stores = load_embedding_stores(embeddings_root, conditions)
     scored = manifest.index[manifest["split"] == params.split]
     store_tracks = {s.encoder: scored.intersection(s.track_ids, sort=False) for s in stores}
@@ -128,13 +132,14 @@ def run_analysis(
     artifacts.append(_write_csv(impact, out_dir / "fx_impact.csv"))
     entries = []
     for name, pair in figure_pairs(tables, conditions, params.projection.method).items():
-        artifacts += fig.save_figure(pair, out_dir / "figures", name)
-        entries.append(
-            report.FigureEntry(
-                name, pair.title, pair.caption, f"figures/{name}.png", f"figures/{name}.html"
-            )
-        )
+        files, entry = _save(pair, out_dir, name)
+        artifacts += files
+        entries.append(entry)
+    dynamic = _concat(dynamic_table(d, params, seed) for d in dsets)
+    dynamic_files, dynamic_part = dynamic_outputs(dsets, dynamic, out_dir, params)
+    artifacts += dynamic_files
     metrics = key_metrics(performance, shifts, displacement, findings, params.split)
+    metrics |= dynamic_metrics(dynamic)
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     artifacts.append(metrics_path)
@@ -144,16 +149,47 @@ def run_analysis(
         dataset=_dataset_name(manifest, Path(manifest_path)),
         split=params.split,
         n_tracks=len(psets[0].track_ids),
-        encoders=sorted({p.encoder for p in psets} | {s.encoder for s in stores}),
-        probes=sorted({p.probe for p in psets}),
+        encoders=sorted({p.encoder for p in [*psets, *dsets]} | {s.encoder for s in stores}),
+        probes=sorted({p.probe for p in [*psets, *dsets]}),
         conditions=list(conditions),
         findings=findings,
-        sections=report_sections(tables, params),
+        sections=report_sections(tables, params) + ([dynamic_part] if dynamic_part else []),
         figures=entries,
         files=[p.relative_to(out_dir).as_posix() for p in artifacts],
         params=params,
     )
     return {"metrics": metrics, "artifacts": [*artifacts, page], "findings": findings}
+
+
+def _save(pair: fig.FigurePair, out_dir: Path, name: str) -> tuple[list[Path], report.FigureEntry]:
+    """Write a figure pair under ``out_dir/figures``; its files and its report entry."""
+    files = fig.save_figure(pair, out_dir / "figures", name)
+    entry = report.FigureEntry(
+        name, pair.title, pair.caption, f"figures/{name}.png", f"figures/{name}.html"
+    )
+    return files, entry
+
+
+def dynamic_outputs(
+    dsets: list[DynamicSet], dynamic: pd.DataFrame, out_dir: Path, params: AnalysisParams
+) -> tuple[list[Path], report.Section | None]:
+    """``dynamic_impact.csv``, the dynamic figures and the report section; nothing without
+    dynamic predictions."""
+    if dynamic.empty:
+        return [], None
+    artifacts = [_write_csv(dynamic, out_dir / "dynamic_impact.csv")]
+    pairs = {
+        f"dynamic_curves_{d.encoder}_{d.probe}": fig.dynamic_curves_figure(d, dynamic)
+        for d in dsets
+    }
+    pairs["dynamic_song_r_delta"] = fig.dynamic_delta_figure(dynamic)
+    entries = []
+    for name, pair in pairs.items():
+        if pair is not None:
+            files, entry = _save(pair, out_dir, name)
+            artifacts += files
+            entries.append(entry)
+    return artifacts, report.dynamic_section(dynamic, params.fdr_alpha, entries)
 
 
 def figure_pairs(

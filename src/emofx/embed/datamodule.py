@@ -91,6 +91,7 @@ class RenderedPairs(Dataset):
                 torch.from_numpy(np.ascontiguousarray(r.audio, dtype=np.float32)) for r in rendered
             ],
             "n_samples": torch.tensor([r.audio.shape[-1] for r in rendered]),
+            "n_dry": torch.tensor([tracks[t].shape[-1] for t, _ in spec.pairs]),
             "track": torch.tensor([t for t, _ in spec.pairs]),
             "condition": torch.tensor([c for _, c in spec.pairs]),
             "lufs_in": torch.tensor([r.loudness_in_lufs for r in rendered], dtype=torch.float64),

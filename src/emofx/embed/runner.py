@@ -15,6 +15,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, RichProgressBar
 from lightning.pytorch.cli import instantiate_class
 
+from emofx.embed.frames import FRAME_KEYS, FrameEmbedder, FrameSpec
 from emofx.embed.datamodule import PairDataModule, n_shards, plan_batches, prepared_track_loader
 from emofx.embed.store import EmbeddingStore
 from emofx.encoders.base import Encoder
@@ -23,6 +24,7 @@ from emofx.fx.render import check_renderable
 from emofx.lightning_config import read_lightning_config
 from emofx.tracking import stable_hash
 
+PAIR_KEYS = ("embedding", "track", "condition", "lufs_in", "lufs_out")
 DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 1}
 
 
@@ -49,9 +51,10 @@ class EncoderConfig:
 class ShardWriter(BasePredictionWriter):
     """Collects a shard's batch outputs and writes the shard file when its last batch is done."""
 
-    def __init__(self, store: EmbeddingStore) -> None:
+    def __init__(self, store: EmbeddingStore, keys: tuple[str, ...] = PAIR_KEYS) -> None:
         super().__init__(write_interval="batch")
         self.store = store
+        self.keys = keys
         self.buffer: list[dict] = []
         self.samples_embedded = 0
 
@@ -61,10 +64,7 @@ class ShardWriter(BasePredictionWriter):
         self.buffer.append({k: _numpy(v) for k, v in prediction.items()})
         self.samples_embedded += int(prediction["n_samples"].sum())
         if prediction["last_in_shard"]:
-            arrays = {
-                key: np.concatenate([b[key] for b in self.buffer])
-                for key in ("embedding", "track", "condition", "lufs_in", "lufs_out")
-            }
+            arrays = {key: np.concatenate([b[key] for b in self.buffer]) for key in self.keys}
             self.store.write_shard(int(prediction["shard"]), arrays)
             self.buffer = []
 
@@ -92,18 +92,21 @@ def embed_dataset(
     seed: int,
     data_hash: str,
     progress: bool = True,
+    frames: FrameSpec | None = None,
 ) -> EmbedResult:
     """Embed every manifest track under every condition; skip when the inputs are unchanged.
 
     ``data_hash`` identifies the prepared data (manifest + audio cache); together with the
     conditions, the encoder's description (incl. checkpoint hash) and the batching it forms the
-    inputs hash recorded in ``meta.json``.
+    inputs hash recorded in ``meta.json``. With ``frames`` the store holds one row per frame
+    (:mod:`emofx.embed.frames`) instead of one time-pooled row per track.
     """
     started = time.perf_counter()
     encoder = config.build_encoder()
+    module: L.LightningModule = encoder if frames is None else FrameEmbedder(encoder, frames)
     store = EmbeddingStore(out_dir)
     track_ids = manifest["track_id"].astype(str).tolist()
-    description = encoder.describe()
+    description = module.describe()
     inputs_hash = stable_hash(
         {
             "data": data_hash,
@@ -133,7 +136,7 @@ def embed_dataset(
         render_threads=config.data["render_threads"],
         num_workers=config.data["num_workers"],
     )
-    writer = ShardWriter(store)
+    writer = ShardWriter(store, PAIR_KEYS if frames is None else FRAME_KEYS)
     callbacks: list[L.Callback] = [writer]
     if progress:
         callbacks.append(RichProgressBar())
@@ -144,7 +147,7 @@ def embed_dataset(
         use_distributed_sampler=False,
         enable_model_summary=False,
     )
-    trainer.predict(encoder, datamodule=datamodule, return_predictions=False)
+    trainer.predict(module, datamodule=datamodule, return_predictions=False)
     trainer.strategy.barrier()
     if trainer.is_global_zero:
         index = manifest[["track_id", "split"]].astype({"track_id": str}).reset_index(drop=True)

@@ -5,6 +5,8 @@
 ``<root>/loudness.parquet`` ``track_id``, ``condition``, ``lufs_in``, ``lufs_out`` per rendered item
 ``<root>/meta.json``        encoder description, conditions, inputs hash
 ``<root>/.partial/``        shards of finished tracks while extraction runs (resume point)
+``<root>/frames/``          optional frame-level store (same files; one index row per frame with
+                            its ``time_s``), for dynamic (2-Hz) annotations
 
 Every file is written to a temporary name and renamed, so a killed run never leaves a truncated
 file; a rerun finds the finished shards and computes only the rest.
@@ -111,30 +113,48 @@ class EmbeddingStore:
         index: pd.DataFrame,
         meta: dict,
     ) -> None:
-        """Concatenate shards into per-condition arrays, write index/loudness/meta, drop shards."""
+        """Concatenate shards into per-condition arrays, write index/loudness/meta, drop shards.
+
+        ``index`` lists the tracks (``track_id``, ``split``). Frame-level shards (with a
+        ``time_s`` key) hold several rows per track: the written index then has one row per
+        frame (``track_id``, ``split``, ``time_s``), identical for every condition.
+        """
         shards = [np.load(self.shard_path(s)) for s in range(n_shards)]
-        embeddings = np.concatenate([s["embedding"] for s in shards])
-        track_idx = np.concatenate([s["track"] for s in shards])
-        cond_idx = np.concatenate([s["condition"] for s in shards])
-        n_tracks = len(index)
+        joined = {
+            key: np.concatenate([s[key] for s in shards])
+            for key in shards[0].files
+            if key in ("embedding", "track", "condition", "time_s")
+        }
+        frames = "time_s" in joined
+        rows_index = None
         for c, cid in enumerate(condition_ids):
-            rows = cond_idx == c
-            order = np.argsort(track_idx[rows], kind="stable")
-            arr = embeddings[rows][order]
-            if arr.shape[0] != n_tracks:
-                raise RuntimeError(f"condition {cid}: {arr.shape[0]} rows for {n_tracks} tracks")
+            rows = joined["condition"] == c
+            track = joined["track"][rows]
+            keys = (joined["time_s"][rows], track) if frames else (track,)
+            order = np.lexsort(keys)
+            arr = joined["embedding"][rows][order]
+            written = index.iloc[track[order]].reset_index(drop=True)
+            if frames:
+                written = written.assign(time_s=joined["time_s"][rows][order])
+            if rows_index is None:
+                rows_index = written
+            if not frames and arr.shape[0] != len(index):
+                raise RuntimeError(f"condition {cid}: {arr.shape[0]} rows for {len(index)} tracks")
+            if not written.equals(rows_index):
+                raise RuntimeError(f"condition {cid}: its frames differ from {condition_ids[0]}'s")
             atomic_write(self.root / f"{cid}.npy", lambda tmp, a=arr: _save_npy(tmp, a))
-        loud = pd.DataFrame(
-            {
-                "track_id": index["track_id"].to_numpy()[track_idx],
-                "condition": np.asarray(condition_ids)[cond_idx],
-                "lufs_in": np.concatenate([s["lufs_in"] for s in shards]),
-                "lufs_out": np.concatenate([s["lufs_out"] for s in shards]),
-            }
-        ).sort_values(["condition", "track_id"], kind="stable")
-        atomic_write(self.root / LOUDNESS, lambda tmp: loud.to_parquet(tmp, index=False))
-        atomic_write(self.root / INDEX, lambda tmp: index.to_parquet(tmp, index=False))
-        meta = {**meta, "conditions": condition_ids, "n_tracks": n_tracks}
+        if "lufs_in" in shards[0].files:
+            loud = pd.DataFrame(
+                {
+                    "track_id": index["track_id"].to_numpy()[joined["track"]],
+                    "condition": np.asarray(condition_ids)[joined["condition"]],
+                    "lufs_in": np.concatenate([s["lufs_in"] for s in shards]),
+                    "lufs_out": np.concatenate([s["lufs_out"] for s in shards]),
+                }
+            ).sort_values(["condition", "track_id"], kind="stable")
+            atomic_write(self.root / LOUDNESS, lambda tmp: loud.to_parquet(tmp, index=False))
+        atomic_write(self.root / INDEX, lambda tmp: rows_index.to_parquet(tmp, index=False))
+        meta = {**meta, "conditions": condition_ids, "n_tracks": len(index)}
         atomic_write(self.root / META, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
         for stale in self._stale_arrays(condition_ids):
             stale.unlink()

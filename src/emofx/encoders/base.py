@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import lightning as L
+import numpy as np
 import torch
 
 Pooling = Literal["mean", "meanstd"]
@@ -29,6 +30,19 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
     if starts[-1] != n_samples - window:
         starts.append(n_samples - window)
     return starts
+
+
+def frame_starts(n_samples: int, window: int, hop: float) -> list[int]:
+    """Start offsets of a regular frame grid: frame ``k`` is ``[round(k·hop), … + window)``.
+
+    Unlike :func:`window_starts` no extra window is aligned to the end, so frame times stay on
+    the grid the dynamic annotations use (2 Hz); ``hop`` may be fractional (0.25 s at 22.05 kHz)
+    without drifting. Audio shorter than a window is one frame.
+    """
+    if n_samples <= window:
+        return [0]
+    n_frames = int(np.floor((n_samples - window) / hop + 1e-9)) + 1
+    return [int(round(k * hop)) for k in range(n_frames)]
 
 
 def cut_windows(audio: torch.Tensor, window: int, hop: int) -> torch.Tensor:
@@ -132,6 +146,45 @@ class Encoder(L.LightningModule):
                     pooled = torch.cat([pooled, std])
                 out[item, layer, : pooled.shape[0]] = pooled.float().cpu()
         return out
+
+    @torch.inference_mode()
+    def embed_frames(
+        self, audio: torch.Tensor, window_s: float, hop_s: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One clip → frame end times ``[n_frames]`` (s) and ``[n_frames, n_layers, max_dim]``.
+
+        Frames are ``window_s`` long every ``hop_s`` (see :func:`frame_starts`); each is encoded
+        into one vector per layer by :meth:`encode_frames`, without pooling over frames. A frame's
+        time is its end: a listener's rating at ``t`` reflects the music heard up to ``t``.
+        """
+        audio = audio.to(self.device, torch.float32).flatten()
+        window = int(round(window_s * self.sample_rate))
+        hop = hop_s * self.sample_rate
+        starts = frame_starts(audio.shape[-1], window, hop)
+        per_layer = self.encode_frames(audio, starts, window)
+        dims = self.window_layer_dims()
+        out = torch.zeros(len(starts), len(dims), max(dims), dtype=torch.float32)
+        for layer, values in enumerate(per_layer):
+            out[:, layer, : values.shape[1]] = values.float().cpu()
+        ends = torch.tensor([min(s + window, audio.shape[-1]) for s in starts], dtype=torch.float64)
+        return ends / self.sample_rate, out
+
+    def encode_frames(
+        self, audio: torch.Tensor, starts: list[int], window: int
+    ) -> list[torch.Tensor]:
+        """Frames ``audio[s : s + window]`` → one ``[n_frames, dim_l]`` tensor per layer.
+
+        The default encodes each frame as a window; encoders that compute features on a shared
+        time axis (handcrafted) override it to compute once and pool per frame.
+        """
+        if audio.shape[-1] < window:
+            audio = torch.nn.functional.pad(audio, (0, window - audio.shape[-1]))
+        frames = torch.stack([audio[s : s + window] for s in starts])
+        results = [
+            self.encode_windows(frames[i : i + self.window_batch_size])
+            for i in range(0, frames.shape[0], self.window_batch_size)
+        ]
+        return [torch.cat([r[layer] for r in results]) for layer in range(len(results[0]))]
 
     def _encode_in_batches(self, windows: list[torch.Tensor]) -> list[torch.Tensor]:
         if self.window_s is None:  # whole clips of unequal length: one at a time

@@ -26,10 +26,13 @@ def feature_names() -> list[str]:
     return names
 
 
-def handcrafted_features(
+def frame_features(
     audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512
 ) -> np.ndarray:
-    """Mono ``[samples]`` → float32 ``[386]`` (means then stds, blocks in FEATURE_BLOCKS order)."""
+    """Mono ``[samples]`` → ``[193, n_stft_frames]`` (blocks in FEATURE_BLOCKS order).
+
+    STFT frame ``j`` is centred on sample ``j·hop`` (librosa's ``center=True``).
+    """
     audio = np.asarray(audio, dtype=np.float32)
     if audio.shape[0] < n_fft:
         audio = np.pad(audio, (0, n_fft - audio.shape[0]))
@@ -38,7 +41,7 @@ def handcrafted_features(
     mel = librosa.feature.melspectrogram(S=power, sr=sample_rate, n_mels=128)
     mel_db = librosa.power_to_db(mel)
     chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate)
-    frames = np.concatenate(
+    return np.concatenate(
         [
             librosa.feature.mfcc(S=mel_db, n_mfcc=40),
             chroma,
@@ -47,7 +50,30 @@ def handcrafted_features(
             librosa.feature.tonnetz(chroma=chroma, sr=sample_rate),
         ]
     )
+
+
+def handcrafted_features(
+    audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512
+) -> np.ndarray:
+    """Mono ``[samples]`` → float32 ``[386]`` (means then stds, blocks in FEATURE_BLOCKS order)."""
+    frames = frame_features(audio, sample_rate, n_fft, hop)
     return np.concatenate([frames.mean(axis=1), frames.std(axis=1)]).astype(np.float32)
+
+
+def pooled_spans(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Mean and std of ``frames[:, a:b]`` for every ``(a, b)`` span → ``[n_spans, 2·d]``.
+
+    Cumulative sums make every span O(d), so 2-Hz frames cost one feature pass per clip.
+    """
+    x = frames.astype(np.float64)
+    zero = np.zeros((x.shape[0], 1))
+    c1 = np.concatenate([zero, np.cumsum(x, axis=1)], axis=1)
+    c2 = np.concatenate([zero, np.cumsum(x**2, axis=1)], axis=1)
+    a, b = (np.array(v) for v in zip(*spans, strict=True))
+    n = (b - a).astype(np.float64)
+    mean = (c1[:, b] - c1[:, a]) / n
+    var = np.maximum((c2[:, b] - c2[:, a]) / n - mean**2, 0.0)
+    return np.concatenate([mean.T, np.sqrt(var).T], axis=1).astype(np.float32)
 
 
 class HandcraftedEncoder(Encoder):
@@ -76,3 +102,16 @@ class HandcraftedEncoder(Encoder):
             for w in windows
         ]
         return [torch.from_numpy(np.stack(feats))]
+
+    def encode_frames(
+        self, audio: torch.Tensor, starts: list[int], window: int
+    ) -> list[torch.Tensor]:
+        """One feature pass over the clip; each frame pools the STFT frames centred inside it."""
+        frames = frame_features(audio.cpu().numpy(), self.sample_rate, self.n_fft, self.hop_length)
+        n = frames.shape[1]
+        spans = []
+        for s in starts:
+            a = min(-(-s // self.hop_length), n - 1)
+            b = max(min(-(-(s + window) // self.hop_length), n), a + 1)
+            spans.append((a, b))
+        return [torch.from_numpy(pooled_spans(frames, spans))]
