@@ -69,3 +69,60 @@ def write_store(
         }
     )
     return store, manifest
+
+
+def write_frame_store(
+    store: Path,
+    manifest: pd.DataFrame,
+    n_frames: int = 12,
+    seed: int = 1,
+    conditions: tuple[str, ...] = ("clean", "reverb@3"),
+) -> pd.DataFrame:
+    """``store/frames``: 2-Hz frames (ends 3.0, 3.5, … s) whose ``mid`` layer carries the curves.
+
+    Returns the dynamic curves (``track_id, time_s, valence_norm, arousal_norm``) on the same
+    grid, starting 1 s before the first frame (two annotations with no frame) and ending 1 s
+    before the last (two frames with no annotation), like DEAM's 15-s start.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(manifest)
+    times = 3.0 + 0.5 * np.arange(n_frames)
+    signal = rng.normal(size=(n, n_frames, DIMS[1]))
+    valence = np.tanh(0.8 * signal[..., 0] + 0.1 * rng.normal(size=(n, n_frames)))
+    arousal = np.tanh(0.8 * signal[..., 2] + 0.1 * rng.normal(size=(n, n_frames)))
+    frames = store / "frames"
+    frames.mkdir(parents=True)
+    for c, condition in enumerate(conditions):
+        arr = np.zeros((n * n_frames, len(LAYERS), max(DIMS)), dtype=np.float32)
+        arr[:, 0, : DIMS[0]] = rng.normal(size=(n * n_frames, DIMS[0]))
+        arr[:, 1, : DIMS[1]] = (signal + 0.2 * c).reshape(n * n_frames, -1)
+        arr[:, 2, : DIMS[2]] = rng.normal(size=(n * n_frames, DIMS[2]))
+        np.save(frames / f"{condition}.npy", arr)
+    index = pd.DataFrame(
+        {
+            "track_id": np.repeat(manifest["track_id"].to_numpy(), n_frames),
+            "split": np.repeat(manifest["split"].to_numpy(), n_frames),
+            "time_s": np.tile(times, n),
+        }
+    )
+    index.to_parquet(frames / "index.parquet")
+    meta = {
+        "encoder": "tiny",
+        "layer_names": LAYERS,
+        "layer_dims": DIMS,
+        "conditions": list(conditions),
+        "n_tracks": n,
+        "inputs_hash": f"tiny-frames-{seed}-{n}",
+        "frames": {"window_s": 3.0, "hop_s": 0.5, "offset_s": 0.0},
+    }
+    (frames / "meta.json").write_text(json.dumps(meta))
+    curve_times = np.concatenate([times[0] - [1.0, 0.5], times[:-2]])
+    early = np.full((n, 2), 0.0)
+    return pd.DataFrame(
+        {
+            "track_id": np.repeat(manifest["track_id"].to_numpy(), n_frames),
+            "time_s": np.tile(curve_times, n),
+            "valence_norm": np.concatenate([early, valence[:, :-2]], axis=1).ravel(),
+            "arousal_norm": np.concatenate([early, arousal[:, :-2]], axis=1).ravel(),
+        }
+    )

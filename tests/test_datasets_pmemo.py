@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from emofx.audio import write_audio
-from emofx.datasets import load_dataset, read_dynamic
+from emofx.datasets import load_dataset, read_dynamic, read_dynamic_curves
 from emofx.datasets.files import DatasetLayoutError
 
 
@@ -50,6 +50,10 @@ def test_static_targets_groups_and_rejections(tmp_path):
     curve = read_dynamic(root, m.loc["1", "dynamic_ref"])
     assert curve["time_s"].tolist() == [15.5, 16.0] and curve["valence"].tolist() == [0.3, 0.35]
     assert m["dynamic_ref"].isna().tolist() == [False, False, True]
+    curves = read_dynamic_curves(root, result.manifest)  # long form, normalised like the static
+    assert curves["track_id"].tolist() == ["1", "1", "4"]
+    assert curves["arousal_norm"].tolist() == pytest.approx([0.2, 0.4, -0.6])
+    assert curves["valence_norm"].tolist() == pytest.approx([-0.4, -0.3, -0.6])
     by_song = load_dataset("pmemo", root, group_by="song").manifest
     assert by_song["group_id"].tolist() == ["1", "4", "7"]
 

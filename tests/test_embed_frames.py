@@ -12,8 +12,8 @@ from emofx.embed.runner import EncoderConfig, embed_dataset
 from emofx.embed.store import EmbeddingStore
 from emofx.encoders.base import frame_starts
 from emofx.encoders.handcrafted import HandcraftedEncoder, frame_features, handcrafted_features
-from emofx.fx.config import FxParams
 from emofx.fx.conditions import resolve_condition
+from emofx.fx.config import FxParams
 from emofx.fx.render import render
 from emofx.prepare import load_prepared_audio
 from tests.embed_fixtures import CONDITION_IDS, SR, make_prepared, write_encoder_config
@@ -65,7 +65,10 @@ def prepared(tmp_path):
     return tmp_path, manifest
 
 
-def embed_frames(tmp_path, manifest, conditions, spec=FrameSpec(0.5, 0.25, 10.0)):
+SPEC = FrameSpec(window_s=0.5, hop_s=0.25, offset_s=10.0)
+
+
+def embed_frames(tmp_path, manifest, conditions, spec=SPEC):
     config = EncoderConfig.from_yaml(write_encoder_config(tmp_path / "enc.yaml"))
     return embed_dataset(
         config,

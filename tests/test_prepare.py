@@ -63,6 +63,10 @@ def test_manifest_and_rejected_files_are_written(prepared):
     rejected = pd.read_csv(out / "rejected.csv", dtype=str)
     assert list(rejected.columns) == ["item_id", "path", "reason"]
     assert len(rejected) == 1792 and set(rejected["reason"]) == {"missing audio"}
+    curves = pd.read_parquet(out / "dynamic.parquet")  # DEAM's 2-Hz curves: 15 s … 45 s
+    assert curves.groupby("track_id").size().to_dict() == {t: 61 for t in manifest["track_id"]}
+    assert curves["time_s"].min() == 15.0 and curves["time_s"].max() == 45.0
+    np.testing.assert_allclose(curves["valence_norm"], curves["valence"])  # already in [-1, 1]
 
 
 def test_cache_holds_the_trimmed_mono_audio_at_each_rate(prepared):

@@ -37,6 +37,11 @@ class ProjectPaths:
     def manifest(self) -> Path:
         return self.prepared / "manifest.parquet"
 
+    @property
+    def dynamic(self) -> Path:
+        """Dynamic (2-Hz) annotation curves of the kept tracks (the prepare stage writes them)."""
+        return self.prepared / "dynamic.parquet"
+
     conditions = Path("data/conditions.json")
 
     @property
@@ -222,7 +227,7 @@ def _log_embed_result(result, name: str) -> None:
 
 
 def _embed_frames(params: Params, config, name: str, manifest, conditions, data_hash: str) -> None:
-    """The encoder's frame-level store (``<encoder>/frames``) for the dynamically annotated tracks."""
+    """The frame-level store (``<encoder>/frames``) of the dynamically annotated tracks."""
     import mlflow
 
     from emofx.embed.frames import FrameSpec, dynamic_tracks, frame_conditions
@@ -275,8 +280,16 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
             dataset=params.dataset.name,
             metrics_path=ProjectPaths.reports / "probe_metrics.json",
             dvc_stage="probe",
+            dynamic_curves=pd.read_parquet(paths.dynamic) if paths.dynamic.is_file() else None,
         )
-    shown = ("test/r2_valence", "test/r2_arousal", "test/r2_mean", "test/f1_macro_quadrant")
+    shown = (
+        "test/r2_valence",
+        "test/r2_arousal",
+        "test/r2_mean",
+        "test/f1_macro_quadrant",
+        "test/song_pearson_valence_dynamic",
+        "test/song_pearson_arousal_dynamic",
+    )
     for key, metrics in results.items():
         console.print(
             f"{key}: " + ", ".join(f"{k}={metrics[k]:.3f}" for k in shown if k in metrics)

@@ -1,9 +1,11 @@
-"""The prepare stage: dataset → manifest + rejected list + prepared-audio cache.
+"""The prepare stage: dataset → manifest + rejected list + prepared-audio cache (+ dynamic curves).
 
 Every kept track is decoded once per working sample rate (in parallel processes: decoding holds the
 GIL) into ``<out_dir>/audio/<sr>/<safe_id>.npy`` (mono float32, trimmed to ``offset_s`` /
 ``clip_seconds``), so no later stage decodes compressed audio again. The manifest keeps the source
 file's facts (``duration_s``, ``sample_rate``, ``channels``); the prepared arrays say the rest.
+``dynamic.parquet`` holds the kept tracks' dynamic (2-Hz) curves in long form, native and
+normalised (empty when the dataset has none), so later stages never read the raw dataset.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from rich.table import Table
 
 from emofx.audio import AudioDecodeError, load_audio
 from emofx.data_versioning import dataset_hash
-from emofx.datasets import load_dataset
+from emofx.datasets import load_dataset, read_dynamic_curves
 from emofx.datasets.config import DatasetParams
 from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
 
 MANIFEST_FILE = "manifest.parquet"
 REJECTED_FILE = "rejected.csv"
+DYNAMIC_FILE = "dynamic.parquet"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -112,11 +115,16 @@ def prepare(
         "format": params.format,
         "data_hash": data_hash or dataset_hash(params.root),
     }
-    tmp = out_dir / f".{MANIFEST_FILE}.tmp"
-    manifest.to_parquet(tmp, index=False)
-    os.replace(tmp, out_dir / MANIFEST_FILE)
+    _write_parquet(read_dynamic_curves(params.root, manifest), out_dir / DYNAMIC_FILE)
+    _write_parquet(manifest, out_dir / MANIFEST_FILE)
     _print_summary(params.name, manifest["split"], table)
     return manifest
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def _write_rejected(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from emofx.datasets import deam, emopia, emotify, generic_csv, pmemo
-from emofx.datasets.manifest import LoadResult
+from emofx.datasets.manifest import LoadResult, normalise
 
 Loader = Callable[..., LoadResult]
 
@@ -27,6 +27,12 @@ _DYNAMIC_READERS: dict[str, Callable[[Path, str], pd.DataFrame]] = {
     "deam": deam.read_dynamic,
     "pmemo": pmemo.read_dynamic,
 }
+#: native scale of each format's dynamic curves (normalised to [-1, 1] like the static targets)
+_DYNAMIC_SCALES: dict[str, tuple[float, float]] = {
+    "deam": deam.DYNAMIC_SCALE,
+    "pmemo": pmemo.SCALE,
+}
+DYNAMIC_COLUMNS = ["track_id", "time_s", "valence", "arousal", "valence_norm", "arousal_norm"]
 
 
 def load_dataset(name: str, root: str | Path, **options) -> LoadResult:
@@ -55,3 +61,32 @@ def read_dynamic(root: str | Path, dynamic_ref: str) -> pd.DataFrame:
     if kind not in _DYNAMIC_READERS:
         raise ValueError(f"dynamic_ref has unknown format {kind!r}: {dynamic_ref}")
     return _DYNAMIC_READERS[kind](Path(root), dynamic_ref)
+
+
+def read_dynamic_curves(root: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Every dynamic curve the manifest references, one row per (track, instant).
+
+    Columns :data:`DYNAMIC_COLUMNS`: native values and values normalised to [-1, 1]. Instants where
+    both dimensions are missing are dropped by the readers; tracks without ``dynamic_ref`` have
+    no rows.
+    """
+    parts = []
+    if "dynamic_ref" in manifest.columns:
+        for track_id, ref in manifest[["track_id", "dynamic_ref"]].dropna().itertuples(index=False):
+            scale = _DYNAMIC_SCALES[json.loads(ref).get("format")]
+            curve = read_dynamic(root, ref)
+            parts.append(
+                curve.assign(
+                    track_id=str(track_id),
+                    valence_norm=normalise(curve["valence"], *scale),
+                    arousal_norm=normalise(curve["arousal"], *scale),
+                )
+            )
+    if not parts:
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="string" if c == "track_id" else "float64")
+                for c in DYNAMIC_COLUMNS
+            }
+        )
+    return pd.concat(parts, ignore_index=True)[DYNAMIC_COLUMNS]

@@ -25,6 +25,7 @@ import pandas as pd
 from emofx.datasets.files import (
     DatasetLayoutError,
     audio_files_by_stem,
+    cached_by_file,
     numeric_column,
     read_table,
     require_dir,
@@ -46,6 +47,7 @@ STATIC_FILES = (
 )
 DYNAMIC_DIR = AVERAGED_DIR / "dynamic (per second annotations)"
 STATIC_SCALE = (1.0, 9.0)
+DYNAMIC_SCALE = (-1.0, 1.0)
 #: MediaEval Emotion in Music subsets by song-id range (2013: 744 clips, 2014: 1000, 2015: 58).
 SUBSET_ID_RANGES: dict[int, tuple[int, int]] = {
     2013: (1, 1000),
@@ -82,7 +84,7 @@ def load_dynamic(root: str | Path, subsets: Iterable[int] | None = None) -> Load
             continue
         targets[song_id] = (float(v), float(a))
     refs = {song_id: _dynamic_ref(song_id) for song_id in targets}
-    result = _build(root, targets, refs, subsets, "deam-dynamic", (-1.0, 1.0))
+    result = _build(root, targets, refs, subsets, "deam-dynamic", DYNAMIC_SCALE)
     result.rejected[:0] = rejected
     return result
 
@@ -191,7 +193,11 @@ def _read_static(root: Path) -> pd.DataFrame:
 
 
 def _read_dynamic_table(root: Path, dim: str) -> pd.DataFrame:
-    path = root / DYNAMIC_DIR / f"{dim}.csv"
+    return _read_dynamic_file(root / DYNAMIC_DIR / f"{dim}.csv")
+
+
+@cached_by_file
+def _read_dynamic_file(path: Path) -> pd.DataFrame:
     table = read_table(path, ["song_id"])
     samples = [c for c in table.columns if _SAMPLE_COLUMN.fullmatch(c)]
     if not samples:

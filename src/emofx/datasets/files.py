@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -77,3 +78,20 @@ def numeric_column(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
             f"{table[column].iloc[row]!r}"
         )
     return values.astype("float64")
+
+
+def cached_by_file(reader: Callable[[Path], pd.DataFrame]) -> Callable[[Path], pd.DataFrame]:
+    """Memoise ``reader(path)`` per (path, mtime, size): a per-song lookup over a dataset-wide
+    table reads the file once, and again only when it changes. Callers must not mutate the result.
+    """
+    cache = functools.lru_cache(maxsize=16)(lambda path, stamp: reader(path))
+
+    @functools.wraps(reader)
+    def read(path: Path) -> pd.DataFrame:
+        path = Path(path)
+        if not path.is_file():
+            return reader(path)  # the reader's own "file not found" error
+        stat = path.stat()
+        return cache(path.resolve(), (stat.st_mtime_ns, stat.st_size))
+
+    return read

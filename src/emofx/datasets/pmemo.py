@@ -16,7 +16,13 @@ from typing import Literal
 
 import pandas as pd
 
-from emofx.datasets.files import DatasetLayoutError, numeric_column, read_table, require_file
+from emofx.datasets.files import (
+    DatasetLayoutError,
+    cached_by_file,
+    numeric_column,
+    read_table,
+    require_file,
+)
 from emofx.datasets.manifest import (
     LoadResult,
     RejectedItem,
@@ -115,6 +121,7 @@ def _read_static(path: Path) -> pd.DataFrame:
     return out
 
 
+@cached_by_file
 def _read_dynamic_table(path: Path) -> pd.DataFrame:
     table = read_table(path, ["musicId", "frameTime", *_TARGETS.values()])
     return pd.DataFrame(

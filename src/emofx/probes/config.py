@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProbeName = Literal["mlp", "xgboost", "ridge", "lasso", "svr", "random_forest", "gradient_boosting"]
-TaskName = Literal["regression", "quadrant", "labels"]
+TaskName = Literal["regression", "quadrant", "labels", "dynamic"]
 
 
 class StrictModel(BaseModel):

@@ -15,7 +15,12 @@ from xgboost import XGBClassifier, XGBModel, XGBRegressor
 from emofx.probes.config import TaskName, XGBoostParams
 
 # The val metric early stopping (and Optuna pruning) watches, per task.
-EVAL_METRIC: dict[str, str] = {"regression": "rmse", "quadrant": "mlogloss", "labels": "logloss"}
+EVAL_METRIC: dict[str, str] = {
+    "regression": "rmse",
+    "dynamic": "rmse",
+    "quadrant": "mlogloss",
+    "labels": "logloss",
+}
 
 
 def xgb_model(task: TaskName, params: XGBoostParams, seed: int, **overrides: Any) -> XGBModel:

@@ -26,7 +26,7 @@ def short_target(target: str) -> str:
     return target.removesuffix("_norm")
 
 
-MEAN_R2 = {"regression": "r2_mean", "labels": "r2_mean_labels"}
+MEAN_R2 = {"regression": "r2_mean", "labels": "r2_mean_labels", "dynamic": "r2_mean_dynamic"}
 
 
 def selection_metric(data: TaskData) -> str:
@@ -40,7 +40,11 @@ def score_split(data: TaskData, split: str, pred: np.ndarray) -> dict[str, float
     if data.task == "quadrant":
         return classification_metrics(split, y, pred)
     names = [short_target(t) for t in data.outputs]
+    if data.task == "dynamic":
+        names = [f"{n}_dynamic" for n in names]
     out = regression_metrics(split, names, y, pred, MEAN_R2[data.task])
+    if data.task == "dynamic":
+        out.update(per_song_metrics(split, names, y, pred, data.groups[data.mask(split)]))
     if data.task == "labels":
         out.update(auroc_metrics(split, names, y, pred))
     return out
@@ -58,6 +62,24 @@ def regression_metrics(
         out[f"{split}/rmse_{name}"] = float(np.sqrt(mean_squared_error(t, p)))
         out[f"{split}/mae_{name}"] = float(mean_absolute_error(t, p))
     out[f"{split}/{mean_name}"] = float(np.mean([out[f"{split}/r2_{n}"] for n in names]))
+    return out
+
+
+def per_song_metrics(
+    split: str, names: list[str], y_true: np.ndarray, y_pred: np.ndarray, songs: np.ndarray
+) -> dict[str, float]:
+    """MediaEval "Emotion in Music" dynamic-task scores: Pearson r and RMSE within each song,
+    averaged over songs (r over the songs where it is defined: neither curve constant)."""
+    out: dict[str, float] = {}
+    for j, name in enumerate(names):
+        rs, rmses = [], []
+        for song in np.unique(songs):
+            rows = songs == song
+            rs.append(pearson(y_true[rows, j], y_pred[rows, j]))
+            rmses.append(float(np.sqrt(mean_squared_error(y_true[rows, j], y_pred[rows, j]))))
+        defined = [r for r in rs if not np.isnan(r)]
+        out[f"{split}/song_pearson_{name}"] = float(np.mean(defined)) if defined else float("nan")
+        out[f"{split}/song_rmse_{name}"] = float(np.mean(rmses))
     return out
 
 

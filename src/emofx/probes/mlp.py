@@ -102,7 +102,7 @@ class ProbeMLP(L.LightningModule):
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         task = self.hparams.task
-        if task == "regression":
+        if task in ("regression", "dynamic"):
             return F.mse_loss(logits, y, reduction="none").mean(0).sum()
         if task == "quadrant":
             return F.cross_entropy(logits, y)

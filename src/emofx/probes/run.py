@@ -7,6 +7,7 @@ for every track under every condition. MLflow tree below the CLI's stage run::
 
     <encoder>/layer_sweep                 (multi-layer encoders with ``layer: best``)
     <encoder>/<probe>/<task>              params, metrics, dataset input, model, registry tags
+                                          (task ``dynamic``: on the frame store, 2-Hz rows)
         <encoder>/<probe>/<task>/tune     best params / value (when the probe is tuned)
             trial-000 …                   one run per Optuna trial
 """
@@ -32,7 +33,13 @@ from emofx.probes.metrics import score_split, selection_metric
 from emofx.probes.mlp import MlpConfig
 from emofx.probes.registry import log_model, register, registered_name
 from emofx.probes.sweep import best_layer, fixed_layer, plot_sweep, sweep_layers
-from emofx.probes.tasks import SPLITS, TaskData, build_task, prediction_columns
+from emofx.probes.tasks import (
+    SPLITS,
+    TaskData,
+    build_dynamic_task,
+    build_task,
+    prediction_columns,
+)
 from emofx.probes.tune import study_name, tune_probe
 from emofx.tracking import nested_run
 
@@ -62,6 +69,7 @@ def run_probes(
     dataset: str = "dataset",
     metrics_path: Path | None = None,
     dvc_stage: str | None = None,
+    dynamic_curves: pd.DataFrame | None = None,
 ) -> dict[str, dict[str, float]]:
     """Fit every (encoder, probe, task), log to MLflow, write predictions (and DVC metrics).
 
@@ -83,7 +91,8 @@ def run_probes(
             dataset, encoder, store, tags, embeddings_dataset(store, f"{dataset}/{encoder}", hashes)
         )
         index = store.index()
-        tasks = [build_task(task, index, manifest, params.targets) for task in params.tasks]
+        static = [t for t in params.tasks if t != "dynamic"]
+        tasks = [build_task(task, index, manifest, params.targets) for task in static]
         layers = choose_layers(ctx, tasks, params, seed, predictions_root / encoder)
         for probe in params.probes:
             columns: dict[str, dict[str, np.ndarray]] = {c: {} for c in store.conditions()}
@@ -96,11 +105,72 @@ def run_probes(
                 for condition in columns:
                     pred = fitted.predict(load_features(store, condition, layer))
                     columns[condition] |= prediction_columns(data, pred)
-            write_predictions(index, columns, predictions_root / encoder / probe)
+            if tasks:
+                write_predictions(index, columns, predictions_root / encoder / probe)
             results[f"{encoder}.{probe}"] = merged
+        if "dynamic" in params.tasks:
+            dynamic = run_dynamic(ctx, hashes, dynamic_curves, params, seed, predictions_root)
+            for probe, metrics in dynamic.items():
+                report.setdefault(encoder, {}).setdefault(probe, {})["dynamic"] = metrics
+                results[f"{encoder}.{probe}"] |= metrics
     if metrics_path is not None:
         text = json.dumps(report, indent=2, sort_keys=True)
         atomic_write(Path(metrics_path), lambda tmp: tmp.write_text(text))
+    return results
+
+
+def run_dynamic(
+    ctx: EncoderContext,
+    hashes,
+    curves: pd.DataFrame | None,
+    params: ProbeParams,
+    seed: int,
+    predictions_root: Path,
+) -> dict[str, dict[str, float]]:
+    """The ``dynamic`` task on the encoder's frame store: fit, score, predict every condition.
+
+    Predictions go to ``<encoder>/<probe>/dynamic/<condition>.parquet``, one row per frame with
+    its ``time_s`` and annotation (NaN where the frame has none). Returns metrics per probe.
+    """
+    store = EmbeddingStore(ctx.store.root / "frames")
+    if not (store.root / "meta.json").is_file():
+        raise FileNotFoundError(
+            f"probe task 'dynamic' needs frame embeddings in {store.root}: set "
+            "embed.frames.enabled: true (the dataset must have dynamic annotations)"
+        )
+    if curves is None or curves.empty:
+        raise ValueError("probe task 'dynamic': the dataset has no dynamic annotations")
+    check_store(store)
+    frames_ctx = EncoderContext(
+        ctx.dataset,
+        ctx.encoder,
+        store,
+        ctx.tags,
+        embeddings_dataset(store, f"{ctx.dataset}/{ctx.encoder}/frames", hashes),
+    )
+    index = store.index()
+    data = build_dynamic_task(index, curves, params.targets, store.meta()["frames"]["hop_s"])
+    out_root = predictions_root / ctx.encoder
+    layers = choose_layers(frames_ctx, [data], params, seed, out_root / "dynamic_layers")
+    annotated = (
+        index[["track_id", "time_s"]]
+        .iloc[data.rows]
+        .assign(**dict(zip(data.outputs, data.y.T, strict=True)))
+    )
+    results = {}
+    for probe in params.probes:
+        layer = layers[probe, "dynamic"]
+        fitted, results[probe] = fit_and_log(frames_ctx, probe, data, layer, params, seed)
+        for condition in store.conditions():
+            pred = fitted.predict(load_features(store, condition, layer))
+            frame = (
+                index[["track_id", "split", "time_s"]]
+                .assign(condition=condition)
+                .merge(annotated, on=["track_id", "time_s"], how="left", validate="1:1")
+                .assign(**prediction_columns(data, pred))
+            )
+            path = out_root / probe / "dynamic" / f"{condition}.parquet"
+            atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
     return results
 
 

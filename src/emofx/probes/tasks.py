@@ -5,6 +5,8 @@
 - ``labels``: multi-label proportions (or 0/1) from the manifest's ``labels`` JSON →
   ``prob_<label>``.
   A label absent from a track's JSON counts as proportion 0.
+- ``dynamic``: valence/arousal at 2 Hz (DEAM, PMEmo) on the frame-level store's rows: each frame
+  takes the annotation nearest its time (within half a hop) → ``pred_<target>`` per frame.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class TaskData:
     rows: np.ndarray  # store row index of each labelled track
     y: np.ndarray  # [n, k] float targets; [n] int class 0..3 for quadrant
     split: np.ndarray
+    groups: np.ndarray | None = None  # track id of each row (dynamic: many frames per track)
 
     def mask(self, split: str) -> np.ndarray:
         return self.split == split
@@ -72,6 +75,48 @@ def build_task(
     return data
 
 
+def build_dynamic_task(
+    index: pd.DataFrame, curves: pd.DataFrame, targets: list[str], hop_s: float
+) -> TaskData:
+    """Frame store ``index`` (track_id, split, time_s) joined with the dynamic ``curves``.
+
+    Each frame takes the annotation nearest its time within ``hop_s / 2`` (frames and annotations
+    share the 2-Hz grid, so it is a 1:1 match); frames without one are left out.
+    """
+    missing = [c for c in ["track_id", "time_s", *targets] if c not in curves.columns]
+    if missing:
+        raise ValueError(f"probe task 'dynamic': dynamic curves have no column(s) {missing}")
+    frames = index[["track_id", "split", "time_s"]].astype({"track_id": str})
+    frames = frames.assign(row=np.arange(len(frames))).sort_values("time_s", kind="stable")
+    annotated = (
+        curves[["track_id", "time_s", *targets]]
+        .astype({"track_id": str, "time_s": "float64"})
+        .dropna()
+        .sort_values("time_s", kind="stable")
+    )
+    joined = pd.merge_asof(
+        frames,
+        annotated,
+        on="time_s",
+        by="track_id",
+        direction="nearest",
+        tolerance=hop_s / 2 + 1e-6,
+    ).sort_values("row", kind="stable")
+    labelled = joined.dropna(subset=targets)
+    data = TaskData(
+        "dynamic",
+        list(targets),
+        labelled["row"].to_numpy(),
+        labelled[targets].to_numpy(dtype=np.float64),
+        labelled["split"].to_numpy(dtype=str),
+        labelled["track_id"].to_numpy(dtype=str),
+    )
+    for split in SPLITS:
+        if not data.mask(split).any():
+            raise ValueError(f"probe task 'dynamic': no annotated frames in the {split} split")
+    return data
+
+
 def quadrant_targets(labelled: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     quadrant = labelled["quadrant"].to_numpy(dtype=np.int64)
     bad = labelled.loc[~np.isin(quadrant, [1, 2, 3, 4]), "track_id"].tolist()
@@ -105,7 +150,7 @@ def label_targets(labelled: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 
 def prediction_columns(data: TaskData, pred: np.ndarray) -> dict[str, np.ndarray]:
     """Model outputs ``[n, k]`` → the prediction-file columns of DESIGN.md."""
-    if data.task == "regression":
+    if data.task in ("regression", "dynamic"):
         return {f"pred_{t}": pred[:, j] for j, t in enumerate(data.outputs)}
     if data.task == "quadrant":
         return {"pred_quadrant": pred.argmax(1) + 1} | {
