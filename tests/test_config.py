@@ -38,6 +38,11 @@ def test_the_repository_params_are_valid():
         ({"synth.n_tracks": -5}, "synth.n_tracks: Input should be greater than 0"),
         ({"probe.bogus": 1}, "probe.bogus: unknown key"),
         ({"dataset.split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "dataset.split: "),
+        (
+            {"embed.frames": {"enabled": False}},
+            "params.yaml: probe.tasks: 'dynamic' needs embed.frames.enabled: true",
+        ),
+        ({"embed.frames": {"hop_s": 0}}, "embed.frames.hop_s: Input should be greater than 0"),
     ],
 )
 def test_invalid_values_name_their_key(tmp_path, changes, expected):

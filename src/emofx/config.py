@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from emofx.analysis.config import AnalysisParams
 from emofx.datasets.config import DatasetParams
@@ -95,6 +102,12 @@ class Params(StrictModel):
     analysis: AnalysisParams = Field(default_factory=AnalysisParams)
     mlflow: MlflowParams = Field(default_factory=MlflowParams)
 
+    @model_validator(mode="after")
+    def _dynamic_needs_frames(self) -> Params:
+        if "dynamic" in self.probe.tasks and not self.embed.frames.enabled:
+            raise ValueError("probe.tasks: 'dynamic' needs embed.frames.enabled: true")
+        return self
+
     def section(self, name: str) -> dict[str, Any]:
         """A section as plain JSON-able data (for hashes and MLflow params)."""
         return getattr(self, name).model_dump(mode="json")
@@ -129,7 +142,9 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        if NESTED_KEY.match(msg):  # a section-level check that names its own sub-key
+        if NESTED_KEY.match(msg) and not err["loc"]:  # a cross-section check naming its keys
+            lines.append(f"{path}: {msg}")
+        elif NESTED_KEY.match(msg):  # a section-level check that names its own sub-key
             lines.append(f"{path}: {key}.{msg}")
         else:
             lines.append(f"{path}: {key}: {msg}")
