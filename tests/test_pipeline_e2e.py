@@ -66,6 +66,31 @@ def test_clean_arousal_is_learned_from_the_planted_cues(project):
     assert max(r2.values()) > MIN_CLEAN_TEST_R2_AROUSAL, r2
 
 
+def test_dynamic_task_runs_on_the_frame_store_of_every_condition(project):
+    ids = [c.id for c in load_conditions(project / "data/conditions.json")]
+    frames = project / "data/embeddings/synth/handcrafted/frames"
+    index = pd.read_parquet(frames / "index.parquet")
+    # 5-s clips, 3-s frames every 0.5 s → frames end at 3.0, 3.5, …, 5.0 s
+    assert index.groupby("track_id").size().eq(5).all() and index["track_id"].nunique() == 160
+    curves = pd.read_parquet(project / "data/prepared/synth/dynamic.parquet")
+    assert curves.groupby("track_id").size().eq(10).all()  # 0.5 … 5.0 s at 2 Hz
+    for cid in ids:
+        assert np.load(frames / f"{cid}.npy").shape == (800, 1, 386)
+        preds = pd.read_parquet(
+            project / f"data/predictions/synth/handcrafted/xgboost/dynamic/{cid}.parquet"
+        )
+        assert len(preds) == 800 and preds["pred_arousal_norm"].notna().all()
+        assert preds["arousal_norm"].notna().all()  # every frame's time is an annotated instant
+    probe = json.loads((project / "reports/probe_metrics.json").read_text())
+    dynamic = probe["handcrafted"]["xgboost"]["dynamic"]
+    # frames carry the clip's planted arousal cues (loudness, brightness, density): the same
+    # reasoning and margin as MIN_CLEAN_TEST_R2_AROUSAL, on 2-Hz frames instead of clips
+    assert dynamic["test/r2_arousal_dynamic"] > MIN_CLEAN_TEST_R2_AROUSAL, dynamic
+    impact = pd.read_csv(project / "reports/dynamic_impact.csv")
+    assert set(impact["condition"]) == set(ids)
+    assert "Dynamic (2 Hz) predictions" in (project / "reports/index.html").read_text()
+
+
 def test_faster_tempo_gives_higher_arousal_labels_and_predictions(project):
     cues = pd.read_csv(project / "data/raw/synth/synth_cues.csv")
     manifest = pd.read_parquet(project / "data/prepared/synth/manifest.parquet")

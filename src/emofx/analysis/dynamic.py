@@ -204,28 +204,35 @@ def target_curves(dset: DynamicSet, target: str) -> TargetCurves:
     bounds = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     return TargetCurves(
         target,
-        ids[np.r_[0, bounds]] if len(ids) else ids,
+        ids[np.r_[0, bounds]] if len(ids) else ids,  # first frame of each song
         bounds,
         clean[column].to_numpy()[keep],
         {c: f[f"pred_{column}"].to_numpy()[keep] for c, f in dset.frames.items()},
     )
 
 
-def song_pearson(truth: np.ndarray, prediction: np.ndarray) -> float:
-    """Pearson r of one song's curves; NaN when either is constant (r is undefined)."""
-    if len(truth) < 2 or np.ptp(truth) == 0 or np.ptp(prediction) == 0:
-        return np.nan
-    return float(stats.pearsonr(truth, prediction).statistic)
+def song_pearson(truth: list[np.ndarray], prediction: list[np.ndarray]) -> np.ndarray:
+    """Pearson r per song; NaN where the annotation or prediction is constant (r undefined).
+
+    Songs of equal length go through one vectorised ``scipy.stats.pearsonr`` call.
+    """
+    r = np.full(len(truth), np.nan)
+    by_length: dict[int, list[int]] = {}
+    for i, (y, p) in enumerate(zip(truth, prediction, strict=True)):
+        if len(y) > 1 and np.ptp(y) > 0 and np.ptp(p) > 0:
+            by_length.setdefault(len(y), []).append(i)
+    for ids in by_length.values():
+        y, p = np.stack([truth[i] for i in ids]), np.stack([prediction[i] for i in ids])
+        r[ids] = stats.pearsonr(y, p, axis=1).statistic
+    return r
 
 
 def song_scores(curves: TargetCurves, cond: str) -> SongScores:
-    pairs = list(
-        zip(curves.per_song(curves.truth), curves.per_song(curves.predictions[cond]), strict=True)
-    )
+    truth, prediction = curves.per_song(curves.truth), curves.per_song(curves.predictions[cond])
     return SongScores(
-        np.array([song_pearson(y, p) for y, p in pairs]),
-        np.array([rmse(y, p) for y, p in pairs]),
-        np.array([p.mean() for _, p in pairs]),
+        song_pearson(truth, prediction),
+        np.array([rmse(y, p) for y, p in zip(truth, prediction, strict=True)]),
+        np.array([p.mean() for p in prediction]),
     )
 
 
@@ -270,8 +277,8 @@ def _condition_row(
     row |= _delta("delta_song_rmse", now.rmse - clean.rmse, params, seed)
     row |= _delta("shift", shifts, params, seed)
     test = signed_rank(shifts) if cond != CLEAN else None
-    row["shift_p_value"] = test.p_value if test else np.nan
     row["shift_effect_size"] = test.rank_biserial if test else np.nan
+    row["shift_p_value"] = test.p_value if test else np.nan
     return row
 
 
@@ -281,6 +288,8 @@ def dynamic_table(dset: DynamicSet, params: AnalysisParams, seed: int) -> pd.Dat
     rows = []
     for target in dset.targets:
         curves = target_curves(dset, target)
+        if not len(curves.truth):
+            continue  # no frame of this target annotated in the split
         scores = {c: song_scores(curves, c) for c in dset.frames}
         family = [_condition_row(curves, c, scores, params, seed) for c in dset.frames]
         q = fdr([r["shift_p_value"] for r in family])

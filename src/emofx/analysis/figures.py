@@ -28,6 +28,7 @@ from emofx.analysis.shifts import MAIN_QUANTITIES, dose_groups
 PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
 PANEL_W, PANEL_H = 3.4, 2.8  # inches per matplotlib panel
 MAX_COLS = 6
+LINE_STYLES = {"solid": "-", "dash": "--"}  # plotly dash → matplotlib linestyle
 
 
 @dataclass
@@ -524,8 +525,10 @@ def dynamic_curves_figure(dset: DynamicSet, table: pd.DataFrame) -> FigurePair |
         for j, target in enumerate(dset.targets):
             ax = axes[i, j]
             for k, (label, x, y) in enumerate(_curve_traces(dset, song, target, conds)):
-                width = 2.0 if k == 0 else 1.0
-                ax.plot(x, y, color=colors[k], lw=width, label=label)
+                style = {"color": colors[k], "width": 2.0 if k == 0 else 1.0}
+                style["dash"] = "dash" if k > 1 else "solid"
+                ls = LINE_STYLES[style["dash"]]
+                ax.plot(x, y, color=style["color"], lw=style["width"], ls=ls, label=label)
                 pfig.add_trace(
                     go.Scatter(
                         x=x,
@@ -534,7 +537,7 @@ def dynamic_curves_figure(dset: DynamicSet, table: pd.DataFrame) -> FigurePair |
                         name=label,
                         legendgroup=label,
                         showlegend=i == j == 0,
-                        line={"color": colors[k], "width": width},
+                        line=style,
                     ),
                     row=i + 1,
                     col=j + 1,
@@ -543,9 +546,9 @@ def dynamic_curves_figure(dset: DynamicSet, table: pd.DataFrame) -> FigurePair |
             ax.set_xlabel("time (s)")
     axes[0, 0].legend(fontsize=7)
     caption = (
-        "Annotated 2 Hz curve (black) against the clean prediction and the predictions under the "
-        "two conditions with the largest mean shift, for the scored songs with the longest "
-        "annotated curves."
+        "Annotated 2 Hz curve (black) against the clean prediction (solid) and the predictions "
+        "under the two conditions with the largest mean shift (dashed), for the scored songs with "
+        "the longest annotated curves."
     )
     title = f"Dynamic curves: {_set_label(dset.encoder, dset.probe)}"
     return FigurePair(title, caption, fig, pfig)

@@ -15,8 +15,8 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, RichProgressBar
 from lightning.pytorch.cli import instantiate_class
 
-from emofx.embed.frames import FRAME_KEYS, FrameEmbedder, FrameSpec
 from emofx.embed.datamodule import PairDataModule, n_shards, plan_batches, prepared_track_loader
+from emofx.embed.frames import FRAME_KEYS, FrameEmbedder, FrameSpec
 from emofx.embed.store import EmbeddingStore
 from emofx.encoders.base import Encoder
 from emofx.fx.conditions import Condition
