@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from emofx.datasets.config import DatasetParams
 from emofx.embed.frames import FrameSpec, dynamic_tracks, frame_conditions
 from emofx.embed.runner import EncoderConfig, embed_dataset
 from emofx.embed.store import EmbeddingStore
@@ -15,7 +16,9 @@ from emofx.encoders.handcrafted import HandcraftedEncoder, frame_features, handc
 from emofx.fx.conditions import resolve_condition
 from emofx.fx.config import FxParams
 from emofx.fx.render import render
-from emofx.prepare import load_prepared_audio
+from emofx.prepare import load_prepared_audio, prepare
+from emofx.probes.tasks import build_dynamic_task
+from tests.conftest import shared_path
 from tests.embed_fixtures import CONDITION_IDS, SR, make_prepared, write_encoder_config
 from tests.test_encoder_base import WindowStats
 
@@ -131,3 +134,45 @@ def test_dynamic_tracks_are_those_with_a_dynamic_reference():
     manifest = pd.DataFrame({"track_id": ["a", "b", "c"], "dynamic_ref": ['{"x": 1}', None, "{}"]})
     assert dynamic_tracks(manifest)["track_id"].tolist() == ["a", "c"]
     assert dynamic_tracks(manifest.drop(columns="dynamic_ref")).empty
+
+
+def test_real_deam_frames_line_up_with_the_2hz_annotations(tmp_path):
+    """deam-mini: audio 10–40 s of each song; frames must sit on the annotations' clock."""
+    root = shared_path("data", "deam-mini")
+    params = DatasetParams(
+        name="deam-mini", format="deam", root=root, clip_seconds=30.0, offset_s=10.0,
+        max_rejected_fraction=1.0, workers=2,
+    )  # fmt: skip
+    manifest = prepare(params, tmp_path / "prepared", [SR], seed=0)
+    curves = pd.read_parquet(tmp_path / "prepared" / "dynamic.parquet")
+    config = EncoderConfig.from_yaml(write_encoder_config(tmp_path / "enc.yaml"))
+    store = embed_dataset(
+        config,
+        dynamic_tracks(manifest),
+        tmp_path / "prepared",
+        [resolve_condition("clean")],
+        tmp_path / "frames",
+        seed=0,
+        data_hash="deam-mini",
+        progress=False,
+        frames=FrameSpec(window_s=3.0, hop_s=0.5, offset_s=params.offset_s),
+    ).store
+    index = store.index()
+    assert index["track_id"].nunique() == len(manifest) == 10
+    # frames end at 13.0 … 40.0 s of the song; DEAM annotates 15.0 … 45.0 s
+    assert (
+        index.groupby("track_id")["time_s"]
+        .agg(["min", "max", "size"])
+        .round(6)
+        .eq([13.0, 40.0, 55])
+        .all()
+        .all()
+    )
+    data = build_dynamic_task(index, curves, ["valence_norm", "arousal_norm"], hop_s=0.5)
+    assert len(data.rows) == 10 * 51  # every annotation from 15 s to 40 s has its frame
+    matched = index.iloc[data.rows].assign(arousal=data.y[:, 1])
+    expected = curves[curves["time_s"] <= 40.0].set_index(["track_id", "time_s"])["arousal_norm"]
+    got = matched.set_index(["track_id", "time_s"])["arousal"]
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index(), check_names=False, check_index_type=False
+    )
