@@ -17,6 +17,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
+from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -78,3 +79,12 @@ def predict_classical(task: TaskName, model: Pipeline, x: np.ndarray) -> np.ndar
         return model.predict_proba(x).astype(np.float64)
     pred = np.asarray(model.predict(x), dtype=np.float64).reshape(len(x), -1)
     return np.clip(pred, 0.0, 1.0) if task == "labels" else pred
+
+
+def classical_val_loss(task: TaskName, y_val: np.ndarray, pred: np.ndarray) -> float:
+    """What tuning minimises for a classical probe: log loss (quadrant), else mean squared error."""
+    if task == "quadrant":
+        return float(
+            log_loss(y_val, pred / pred.sum(1, keepdims=True), labels=range(pred.shape[1]))
+        )
+    return float(mean_squared_error(y_val, pred))

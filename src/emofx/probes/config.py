@@ -71,7 +71,7 @@ class ClassicalParams(StrictModel):
 class TuneParams(StrictModel):
     """Optuna search: TPE sampler, pruning through the Lightning / XGBoost callbacks."""
 
-    probes: list[Literal["mlp", "xgboost"]] = Field(default_factory=list)
+    probes: list[ProbeName] = Field(default_factory=list)
     n_trials: int = Field(20, gt=0)
     timeout_s: float | None = Field(None, gt=0)
     storage: str = Field(

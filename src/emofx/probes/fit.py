@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from emofx.embed.store import EmbeddingStore
-from emofx.probes.classical import fit_classical, predict_classical
+from emofx.probes.classical import classical_val_loss, fit_classical, predict_classical
 from emofx.probes.config import ProbeParams, TaskName
 from emofx.probes.gbt import fit_xgb, predict_xgb, val_loss
 from emofx.probes.mlp import MlpConfig, MlpSplit, eval_loss, fit_mlp, predict_mlp
@@ -103,5 +103,8 @@ def fit_probe(
             "val/loss": val_loss(model, data.task),
         }
         return FittedProbe(probe, data.task, model, info)
-    model = fit_classical(probe, data.task, x[tr], data.y[tr], params.classical, seed)
-    return FittedProbe(probe, data.task, model)
+    classical = params.classical.model_copy(update=overrides or {})
+    model = fit_classical(probe, data.task, x[tr], data.y[tr], classical, seed)
+    fitted = FittedProbe(probe, data.task, model)
+    fitted.info["val/loss"] = classical_val_loss(data.task, data.y[va], fitted.predict(x[va]))
+    return fitted

@@ -26,6 +26,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.data.meta_dataset import MetaDataset
 
 from emofx.embed.store import EmbeddingStore, atomic_write
+from emofx.probes.classical import CLASSICAL
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
 from emofx.probes.lineage import dvc_stage_hashes, embeddings_dataset
@@ -234,6 +235,8 @@ def tuning_fingerprint(
 ) -> dict[str, Any]:
     """Everything an Optuna trial's outcome depends on (not the trial budget or the storage)."""
     probe_config: Any = params.xgboost.model_dump()
+    if probe in CLASSICAL:
+        probe_config = params.classical.model_dump()
     if probe == "mlp":
         config = MlpConfig.load(params.mlp)
         probe_config = {

@@ -1,8 +1,10 @@
-"""Optuna tuning of the MLP and XGBoost probes on val, every trial a nested MLflow run.
+"""Optuna tuning of the probes on val, every trial a nested MLflow run.
 
 The study minimises the val loss the probe early-stops on (MLP: the task loss; XGBoost: rmse /
 mlogloss / logloss), so the pruner compares like with like: the Lightning and XGBoost pruning
-callbacks report that loss per epoch / boosting round. TPE is seeded; ``n_trials`` counts finished
+callbacks report that loss per epoch / boosting round. Classical probes minimise val MSE (log loss
+for quadrants) over one knob each (regularisation strength or number of trees), unpruned: they
+fit in one step. TPE is seeded; ``n_trials`` counts finished
 trials of the whole study, so several workers sharing one storage (an RDB URL) stop together and a
 rerun of a finished study reuses its best trial instead of adding more.
 
@@ -34,6 +36,14 @@ from emofx.probes.tasks import TaskData
 from emofx.tracking import nested_run, stable_hash
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: classical probe → (its ClassicalParams knob, low, high), searched on a log scale
+CLASSICAL_SPACES: dict[str, tuple[str, float, float]] = {
+    "ridge": ("ridge_alpha", 1e-3, 1e3),
+    "lasso": ("lasso_alpha", 1e-4, 1.0),
+    "svr": ("svr_c", 1e-2, 1e2),
+    "random_forest": ("random_forest_trees", 50, 800),
+    "gradient_boosting": ("gradient_boosting_trees", 50, 800),
+}
 
 
 def suggest(trial: optuna.Trial, probe: str) -> dict[str, Any]:
@@ -53,13 +63,21 @@ def suggest(trial: optuna.Trial, probe: str) -> dict[str, Any]:
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.2, 1.0),
             "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 10.0, log=True),
         }
-    raise ValueError(f"probe {probe!r} has no search space (tunable: mlp, xgboost)")
+    if probe in CLASSICAL_SPACES:
+        name, low, high = CLASSICAL_SPACES[probe]
+        if name.endswith("_trees"):
+            return {name: trial.suggest_int(name, low, high, log=True)}
+        return {name: trial.suggest_float(name, low, high, log=True)}
+    raise ValueError(f"probe {probe!r} has no search space")
 
 
-def pruning_callback(trial: optuna.Trial, probe: str, data: TaskData):
+def pruning_callbacks(trial: optuna.Trial, probe: str, data: TaskData) -> list:
+    """Per-epoch / per-round pruning; a classical probe fits in one step (nothing to prune)."""
     if probe == "mlp":
-        return PyTorchLightningPruningCallback(trial, monitor="val/loss")
-    return XGBoostPruningCallback(trial, f"validation_0-{EVAL_METRIC[data.task]}")
+        return [PyTorchLightningPruningCallback(trial, monitor="val/loss")]
+    if probe == "xgboost":
+        return [XGBoostPruningCallback(trial, f"validation_0-{EVAL_METRIC[data.task]}")]
+    return []
 
 
 def make_pruner(params: TuneParams) -> optuna.pruners.BasePruner:
@@ -150,7 +168,7 @@ def optimize(
                     params,
                     seed,
                     overrides=overrides,
-                    callbacks=[pruning_callback(trial, probe, data)],
+                    callbacks=pruning_callbacks(trial, probe, data),
                 )
             except optuna.TrialPruned:
                 mlflow.set_tag("optuna.state", "PRUNED")
