@@ -155,10 +155,10 @@ def test_test_annotations_never_reach_the_fit(tmp_path, dynamic, mlflow_uri):
     np.testing.assert_array_equal(a["pred_arousal_norm"], b["pred_arousal_norm"])
 
 
-def test_dynamic_task_needs_a_frame_store_and_curves(tmp_path, mlflow_uri):
+def test_dynamic_task_needs_curves_and_a_frame_store(tmp_path, mlflow_uri):
     _, manifest = write_store(tmp_path / "emb", n=40)
+    with pytest.raises(ValueError, match=r"no dynamic annotations \(remove 'dynamic'"):
+        run(tmp_path, manifest, None, probes=["ridge"], tasks=["dynamic"])
+    curves = write_frame_store(tmp_path / "other", manifest)  # curves, but no frames for "tiny"
     with pytest.raises(FileNotFoundError, match="set embed.frames.enabled: true"):
-        run(tmp_path, manifest, None, probes=["ridge"], tasks=["dynamic"])
-    write_frame_store(tmp_path / "emb" / "tiny", manifest)
-    with pytest.raises(ValueError, match="has no dynamic annotations"):
-        run(tmp_path, manifest, None, probes=["ridge"], tasks=["dynamic"])
+        run(tmp_path, manifest, curves, probes=["ridge"], tasks=["dynamic"])

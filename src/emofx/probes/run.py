@@ -133,14 +133,17 @@ def run_dynamic(
     Predictions go to ``<encoder>/<probe>/dynamic/<condition>.parquet``, one row per frame with
     its ``time_s`` and annotation (NaN where the frame has none). Returns metrics per probe.
     """
+    if curves is None or curves.empty:
+        raise ValueError(
+            "probe task 'dynamic': the dataset has no dynamic annotations "
+            "(remove 'dynamic' from probe.tasks)"
+        )
     store = EmbeddingStore(ctx.store.root / "frames")
     if not (store.root / "meta.json").is_file():
         raise FileNotFoundError(
             f"probe task 'dynamic' needs frame embeddings in {store.root}: set "
-            "embed.frames.enabled: true (the dataset must have dynamic annotations)"
+            "embed.frames.enabled: true and run the embed stage"
         )
-    if curves is None or curves.empty:
-        raise ValueError("probe task 'dynamic': the dataset has no dynamic annotations")
     check_store(store)
     frames_ctx = EncoderContext(
         ctx.dataset,
