@@ -20,7 +20,15 @@ import pandas as pd
 from scipy import stats
 
 from emofx.analysis.config import AnalysisParams
-from emofx.analysis.loading import CLEAN, REGRESSION_TARGETS, AnalysisInputError, ConditionInfo
+from emofx.analysis.loading import (
+    CLEAN,
+    REGRESSION_TARGETS,
+    AnalysisInputError,
+    ConditionInfo,
+    check_condition_files,
+    check_rows,
+    condition_files,
+)
 from emofx.analysis.performance import r2, rmse
 from emofx.analysis.statistics import fdr, mean_ci, signed_rank
 
@@ -72,18 +80,7 @@ def find_dynamic_files(
 ) -> dict[tuple[str, str], dict[str, Path]]:
     """``<root>/<encoder>/<probe>/dynamic/<condition>.parquet`` → ``{(encoder, probe): {cond:
     path}}`` over every root that exists; a pair found under two roots is an error."""
-    roots = [roots] if isinstance(roots, str | Path) else list(roots)
-    found: dict[tuple[str, str], dict[str, Path]] = {}
-    for root in (Path(r) for r in roots if Path(r).is_dir()):
-        pairs: dict[tuple[str, str], dict[str, Path]] = {}
-        for file in sorted(root.glob(f"*/*/{DYNAMIC_DIR}/*.parquet")):
-            probe_dir = file.parent.parent
-            pairs.setdefault((probe_dir.parent.name, probe_dir.name), {})[file.stem] = file
-        clash = sorted(set(pairs) & set(found))
-        if clash:
-            raise AnalysisInputError(f"{root}: dynamic {clash} also found under an earlier root")
-        found.update(pairs)
-    return found
+    return condition_files(roots, f"{DYNAMIC_DIR}/*.parquet")
 
 
 def load_dynamic_sets(
@@ -109,13 +106,7 @@ def load_dynamic_set(
 ) -> DynamicSet:
     """Read one (encoder, probe)'s dynamic files, keep ``split`` frames, check every condition has
     clean's frames and order conditions as in conditions.json."""
-    if CLEAN not in files:
-        raise AnalysisInputError(f"{encoder}/{probe}/{DYNAMIC_DIR}: no file for condition 'clean'")
-    unknown = sorted(set(files) - set(conditions))
-    if unknown:
-        raise AnalysisInputError(
-            f"{files[unknown[0]]}: condition {unknown[0]!r} is not in conditions.json"
-        )
+    check_condition_files(files, conditions, f"{encoder}/{probe}/{DYNAMIC_DIR}")
     raw = {c: pd.read_parquet(files[c]) for c in conditions if c in files}
     targets = _targets(raw[CLEAN], files[CLEAN])
     frames = {c: _validated(raw[c], files[c], c, targets, manifest, split) for c in raw}
@@ -154,19 +145,7 @@ def _validated(
     if missing:
         raise AnalysisInputError(f"{path}: missing column(s) {missing}")
     frame["track_id"] = frame["track_id"].astype(str)
-    if not (frame["condition"] == cond).all():
-        bad = frame.loc[frame["condition"] != cond, "condition"].iloc[0]
-        raise AnalysisInputError(f"{path}: row with condition {bad!r}, expected {cond!r}")
-    unknown = frame.loc[~frame["track_id"].isin(manifest.index), "track_id"]
-    if len(unknown):
-        raise AnalysisInputError(f"{path}: track_id {unknown.iloc[0]!r} is not in the manifest")
-    disagree = frame["split"].to_numpy() != manifest["split"].reindex(frame["track_id"]).to_numpy()
-    if disagree.any():
-        tid = frame["track_id"].to_numpy()[disagree][0]
-        raise AnalysisInputError(
-            f"{path}: track {tid!r} has split {frame['split'].to_numpy()[disagree][0]!r}, "
-            f"manifest says {manifest.at[tid, 'split']!r}"
-        )
+    check_rows(frame, path, cond, manifest)
     if frame.duplicated(FRAME_INDEX).any():
         raise AnalysisInputError(f"{path}: duplicate (track_id, time_s) rows")
     frame = frame[frame["split"] == split]

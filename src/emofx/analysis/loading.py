@@ -157,19 +157,62 @@ def find_prediction_files(
     roots = [roots] if isinstance(roots, str | Path) else list(roots)
     if not Path(roots[0]).is_dir():
         raise AnalysisInputError(f"{roots[0]}: predictions directory not found")
-    found: dict[tuple[str, str], dict[str, Path]] = {}
-    for root in map(Path, roots):
-        pairs: dict[tuple[str, str], dict[str, Path]] = {}
-        for file in sorted(root.glob("*/*/*.parquet")):
-            encoder, probe = file.parent.parent.name, file.parent.name
-            pairs.setdefault((encoder, probe), {})[file.stem] = file
-        clash = sorted(set(pairs) & set(found))
-        if clash:
-            raise AnalysisInputError(f"{root}: {clash} also found under an earlier root")
-        found.update(pairs)
+    found = condition_files(roots, "*.parquet")
     if not found:
         raise AnalysisInputError(f"{roots[0]}: no <encoder>/<probe>/<condition>.parquet files")
     return found
+
+
+def condition_files(
+    roots: str | Path | Sequence[str | Path], pattern: str
+) -> dict[tuple[str, str], dict[str, Path]]:
+    """Files ``<root>/<encoder>/<probe>/<pattern>`` under every root that exists →
+    ``{(encoder, probe): {condition (file stem): path}}``; a pair under two roots is an error."""
+    roots = [roots] if isinstance(roots, str | Path) else list(roots)
+    found: dict[tuple[str, str], dict[str, Path]] = {}
+    for root in (Path(r) for r in roots if Path(r).is_dir()):
+        pairs: dict[tuple[str, str], dict[str, Path]] = {}
+        for file in sorted(root.glob(f"*/*/{pattern}")):
+            encoder, probe = file.relative_to(root).parts[:2]
+            pairs.setdefault((encoder, probe), {})[file.stem] = file
+        clash = sorted(set(pairs) & set(found))
+        if clash:
+            raise AnalysisInputError(
+                f"{root}: {clash} ({pattern}) also found under an earlier root"
+            )
+        found.update(pairs)
+    return found
+
+
+def check_condition_files(
+    files: dict[str, Path], conditions: dict[str, ConditionInfo], where: str
+) -> None:
+    """``clean`` is among ``files`` and every file's condition is in conditions.json."""
+    if CLEAN not in files:
+        raise AnalysisInputError(f"{where}: no predictions for condition 'clean'")
+    unknown = sorted(set(files) - set(conditions))
+    if unknown:
+        raise AnalysisInputError(
+            f"{files[unknown[0]]}: condition {unknown[0]!r} is not in conditions.json"
+        )
+
+
+def check_rows(frame: pd.DataFrame, path: Path, cond: str, manifest: pd.DataFrame) -> None:
+    """Rows of a prediction file (``track_id`` as str): the file's condition, tracks of the
+    manifest, and the manifest's split."""
+    if "condition" in frame and not (frame["condition"] == cond).all():
+        bad = frame.loc[frame["condition"] != cond, "condition"].iloc[0]
+        raise AnalysisInputError(f"{path}: row with condition {bad!r}, expected {cond!r}")
+    unknown = frame.loc[~frame["track_id"].isin(manifest.index), "track_id"]
+    if len(unknown):
+        raise AnalysisInputError(f"{path}: track_id {unknown.iloc[0]!r} is not in the manifest")
+    disagree = frame["split"].to_numpy() != manifest["split"].reindex(frame["track_id"]).to_numpy()
+    if disagree.any():
+        tid = frame["track_id"].to_numpy()[disagree][0]
+        raise AnalysisInputError(
+            f"{path}: track {tid!r} has split {frame['split'].to_numpy()[disagree][0]!r}, "
+            f"manifest says {manifest.at[tid, 'split']!r}"
+        )
 
 
 def load_prediction_set(
@@ -182,13 +225,7 @@ def load_prediction_set(
 ) -> PredictionSet:
     """Read one (encoder, probe)'s files, keep ``split`` rows, check every condition has the same
     tracks as ``clean`` (paired comparisons need it) and order conditions as in conditions.json."""
-    if CLEAN not in files:
-        raise AnalysisInputError(f"{encoder}/{probe}: no predictions for condition 'clean'")
-    unknown = sorted(set(files) - set(conditions))
-    if unknown:
-        raise AnalysisInputError(
-            f"{files[unknown[0]]}: condition {unknown[0]!r} is not in conditions.json"
-        )
+    check_condition_files(files, conditions, f"{encoder}/{probe}")
     frames = {c: _read_predictions(files[c], c, manifest, split) for c in conditions if c in files}
     clean_ids = frames[CLEAN].index
     if len(clean_ids) == 0:
@@ -211,25 +248,13 @@ def _read_predictions(path: Path, cond: str, manifest: pd.DataFrame, split: str)
     if missing:
         raise AnalysisInputError(f"{path}: missing column(s) {sorted(missing)}")
     frame["track_id"] = frame["track_id"].astype(str)
-    if "condition" in frame and not (frame["condition"] == cond).all():
-        bad = frame.loc[frame["condition"] != cond, "condition"].iloc[0]
-        raise AnalysisInputError(f"{path}: row with condition {bad!r}, expected {cond!r}")
+    check_rows(frame, path, cond, manifest)
     if frame["track_id"].duplicated().any():
         raise AnalysisInputError(f"{path}: duplicate track_id rows")
-    unknown = frame.loc[~frame["track_id"].isin(manifest.index), "track_id"]
-    if len(unknown):
-        raise AnalysisInputError(f"{path}: track_id {unknown.iloc[0]!r} is not in the manifest")
     if "pred_quadrant" in frame and not frame["pred_quadrant"].isin(list(QUADRANT_NAMES)).all():
         bad = frame.loc[~frame["pred_quadrant"].isin(list(QUADRANT_NAMES)), "pred_quadrant"]
         raise AnalysisInputError(f"{path}: pred_quadrant {bad.iloc[0]} is not one of 1-4")
     frame = frame.set_index("track_id")
-    disagree = frame["split"] != manifest.loc[frame.index, "split"]
-    if disagree.any():
-        tid = frame.index[disagree.to_numpy()][0]
-        raise AnalysisInputError(
-            f"{path}: track {tid!r} has split {frame.at[tid, 'split']!r}, "
-            f"manifest says {manifest.at[tid, 'split']!r}"
-        )
     return frame[frame["split"] == split].drop(columns=["split", "condition"], errors="ignore")
 
 
