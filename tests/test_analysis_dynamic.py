@@ -21,7 +21,6 @@ from emofx.analysis.dynamic import (
     find_dynamic_files,
     load_dynamic_set,
     load_dynamic_sets,
-    song_pearson,
 )
 from emofx.analysis.loading import (
     AnalysisInputError,
@@ -31,6 +30,7 @@ from emofx.analysis.loading import (
 )
 from emofx.analysis.report import dynamic_section
 from emofx.analysis.run import log_to_mlflow, run_analysis
+from emofx.analysis.statistics import song_pearson
 from emofx.fx.conditions import save_conditions
 from tests.analysis_stores import build_conditions, write_stores
 

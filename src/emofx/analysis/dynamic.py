@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.loading import (
@@ -30,7 +29,7 @@ from emofx.analysis.loading import (
     condition_files,
 )
 from emofx.analysis.performance import r2, rmse
-from emofx.analysis.statistics import fdr, mean_ci, signed_rank
+from emofx.analysis.statistics import fdr, mean_ci, signed_rank, song_pearson
 
 DYNAMIC_DIR = "dynamic"
 KEY_COLUMNS = ("track_id", "split", "condition", "time_s")
@@ -188,22 +187,6 @@ def target_curves(dset: DynamicSet, target: str) -> TargetCurves:
         clean[column].to_numpy()[keep],
         {c: f[f"pred_{column}"].to_numpy()[keep] for c, f in dset.frames.items()},
     )
-
-
-def song_pearson(truth: list[np.ndarray], prediction: list[np.ndarray]) -> np.ndarray:
-    """Pearson r per song; NaN where the annotation or prediction is constant (r undefined).
-
-    Songs of equal length go through one vectorised ``scipy.stats.pearsonr`` call.
-    """
-    r = np.full(len(truth), np.nan)
-    by_length: dict[int, list[int]] = {}
-    for i, (y, p) in enumerate(zip(truth, prediction, strict=True)):
-        if len(y) > 1 and np.ptp(y) > 0 and np.ptp(p) > 0:
-            by_length.setdefault(len(y), []).append(i)
-    for ids in by_length.values():
-        y, p = np.stack([truth[i] for i in ids]), np.stack([prediction[i] for i in ids])
-        r[ids] = stats.pearsonr(y, p, axis=1).statistic
-    return r
 
 
 def song_scores(curves: TargetCurves, cond: str) -> SongScores:

@@ -132,3 +132,19 @@ def dose_response(
     )
     p = float(fit.pvalue) if len(levels) > 2 else np.nan
     return float(fit.slope), ci, p
+
+
+def song_pearson(truth: list[np.ndarray], prediction: list[np.ndarray]) -> np.ndarray:
+    """Pearson r per song; NaN where the annotation or prediction is constant (r undefined).
+
+    Songs of equal length go through one vectorised ``scipy.stats.pearsonr`` call.
+    """
+    r = np.full(len(truth), np.nan)
+    by_length: dict[int, list[int]] = {}
+    for i, (y, p) in enumerate(zip(truth, prediction, strict=True)):
+        if len(y) > 1 and np.ptp(y) > 0 and np.ptp(p) > 0:
+            by_length.setdefault(len(y), []).append(i)
+    for ids in by_length.values():
+        y, p = np.stack([truth[i] for i in ids]), np.stack([prediction[i] for i in ids])
+        r[ids] = stats.pearsonr(y, p, axis=1).statistic
+    return r

@@ -19,6 +19,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from emofx.analysis.statistics import song_pearson
 from emofx.probes.tasks import N_QUADRANTS, TaskData
 
 
@@ -70,16 +71,16 @@ def per_song_metrics(
 ) -> dict[str, float]:
     """MediaEval "Emotion in Music" dynamic-task scores: Pearson r and RMSE within each song,
     averaged over songs (r over the songs where it is defined: neither curve constant)."""
+    rows = [np.flatnonzero(songs == song) for song in np.unique(songs)]
     out: dict[str, float] = {}
     for j, name in enumerate(names):
-        rs, rmses = [], []
-        for song in np.unique(songs):
-            rows = songs == song
-            rs.append(pearson(y_true[rows, j], y_pred[rows, j]))
-            rmses.append(float(np.sqrt(mean_squared_error(y_true[rows, j], y_pred[rows, j]))))
-        defined = [r for r in rs if not np.isnan(r)]
-        out[f"{split}/song_pearson_{name}"] = float(np.mean(defined)) if defined else float("nan")
-        out[f"{split}/song_rmse_{name}"] = float(np.mean(rmses))
+        truth, pred = [y_true[r, j] for r in rows], [y_pred[r, j] for r in rows]
+        rs = song_pearson(truth, pred)
+        defined = rs[~np.isnan(rs)]
+        out[f"{split}/song_pearson_{name}"] = float(defined.mean()) if len(defined) else np.nan
+        out[f"{split}/song_rmse_{name}"] = float(
+            np.mean([np.sqrt(mean_squared_error(t, p)) for t, p in zip(truth, pred, strict=True)])
+        )
     return out
 
 
