@@ -400,7 +400,8 @@ def test_dynamic_outputs_are_logged_to_mlflow(stage, mlflow_uri):
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(mlflow_uri)
     try:
-        with mlflow.start_run() as run:
+        # an explicit experiment: the process-wide active one may belong to an earlier test's store
+        with mlflow.start_run(experiment_id=mlflow.create_experiment("dynamic-log")) as run:
             log_to_mlflow(result)
     finally:
         mlflow.set_tracking_uri(previous)

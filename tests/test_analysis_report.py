@@ -139,7 +139,8 @@ def test_log_to_mlflow_logs_key_figures_and_artifacts(analysis, mlflow_uri):
     try:
         with pytest.raises(RuntimeError, match="active MLflow run"):
             log_to_mlflow(result)
-        with mlflow.start_run() as run:
+        # an explicit experiment: the process-wide active one may belong to an earlier test's store
+        with mlflow.start_run(experiment_id=mlflow.create_experiment("report-log")) as run:
             log_to_mlflow(result)
     finally:
         mlflow.set_tracking_uri(previous)
