@@ -120,11 +120,7 @@ class EmbeddingStore:
         frame (``track_id``, ``split``, ``time_s``), identical for every condition.
         """
         shards = [np.load(self.shard_path(s)) for s in range(n_shards)]
-        joined = {
-            key: np.concatenate([s[key] for s in shards])
-            for key in shards[0].files
-            if key in ("embedding", "track", "condition", "time_s")
-        }
+        joined = {key: np.concatenate([s[key] for s in shards]) for key in shards[0].files}
         frames = "time_s" in joined
         rows_index = None
         for c, cid in enumerate(condition_ids):
@@ -143,13 +139,13 @@ class EmbeddingStore:
             if not written.equals(rows_index):
                 raise RuntimeError(f"condition {cid}: its frames differ from {condition_ids[0]}'s")
             atomic_write(self.root / f"{cid}.npy", lambda tmp, a=arr: _save_npy(tmp, a))
-        if "lufs_in" in shards[0].files:
+        if "lufs_in" in joined:
             loud = pd.DataFrame(
                 {
                     "track_id": index["track_id"].to_numpy()[joined["track"]],
                     "condition": np.asarray(condition_ids)[joined["condition"]],
-                    "lufs_in": np.concatenate([s["lufs_in"] for s in shards]),
-                    "lufs_out": np.concatenate([s["lufs_out"] for s in shards]),
+                    "lufs_in": joined["lufs_in"],
+                    "lufs_out": joined["lufs_out"],
                 }
             ).sort_values(["condition", "track_id"], kind="stable")
             atomic_write(self.root / LOUDNESS, lambda tmp: loud.to_parquet(tmp, index=False))
