@@ -8,6 +8,7 @@ quadrant follows their signs and three label proportions are logistic in them. L
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,31 @@ import pandas as pd
 LAYERS = ["low", "mid", "high"]
 DIMS = [8, 6, 4]
 LABELS = ["calm", "dark", "joy"]
+
+
+def save_layers(
+    folder: Path,
+    index: pd.DataFrame,
+    mid: Callable[[int], np.ndarray],
+    conditions: tuple[str, ...],
+    rng: np.random.Generator,
+    meta: dict,
+) -> None:
+    """A store folder: per condition ``c`` the noise layers ``low``/``high`` around ``mid(c)``,
+    one row per ``index`` row, plus ``index.parquet`` and ``meta.json`` (``meta`` added)."""
+    folder.mkdir(parents=True)
+    n = len(index)
+    for c, condition in enumerate(conditions):
+        arr = np.zeros((n, len(LAYERS), max(DIMS)), dtype=np.float32)
+        arr[:, 0, : DIMS[0]] = rng.normal(size=(n, DIMS[0]))
+        arr[:, 1, : DIMS[1]] = mid(c)
+        arr[:, 2, : DIMS[2]] = rng.normal(size=(n, DIMS[2]))
+        np.save(folder / f"{condition}.npy", arr)
+    index.to_parquet(folder / "index.parquet")
+    layers = {"encoder": "tiny", "layer_names": LAYERS, "layer_dims": DIMS}
+    (folder / "meta.json").write_text(
+        json.dumps({**layers, "conditions": list(conditions), **meta})
+    )
 
 
 def write_store(
@@ -39,23 +65,14 @@ def write_store(
     split = np.where(np.arange(n) % 5 < 3, "train", np.where(np.arange(n) % 5 == 3, "val", "test"))
     ids = [f"t{i:03d}" for i in range(n)]
     store = root / "tiny"
-    store.mkdir(parents=True)
-    for c, condition in enumerate(conditions):
-        arr = np.zeros((n, len(LAYERS), max(DIMS)), dtype=np.float32)
-        arr[:, 0, : DIMS[0]] = rng.normal(size=(n, DIMS[0]))
-        arr[:, 1, : DIMS[1]] = signal + 0.2 * c * rng.normal(size=signal.shape)
-        arr[:, 2, : DIMS[2]] = rng.normal(size=(n, DIMS[2]))
-        np.save(store / f"{condition}.npy", arr)
-    pd.DataFrame({"track_id": ids, "split": split}).to_parquet(store / "index.parquet")
-    meta = {
-        "encoder": "tiny",
-        "layer_names": LAYERS,
-        "layer_dims": DIMS,
-        "conditions": list(conditions),
-        "n_tracks": n,
-        "inputs_hash": f"tiny-{seed}-{n}",
-    }
-    (store / "meta.json").write_text(json.dumps(meta))
+    save_layers(
+        store,
+        pd.DataFrame({"track_id": ids, "split": split}),
+        lambda c: signal + 0.2 * c * rng.normal(size=signal.shape),
+        conditions,
+        rng,
+        {"n_tracks": n, "inputs_hash": f"tiny-{seed}-{n}"},
+    )
     manifest = pd.DataFrame(
         {
             "track_id": ids,
@@ -90,14 +107,6 @@ def write_frame_store(
     signal = rng.normal(size=(n, n_frames, DIMS[1]))
     valence = np.tanh(0.8 * signal[..., 0] + 0.1 * rng.normal(size=(n, n_frames)))
     arousal = np.tanh(0.8 * signal[..., 2] + 0.1 * rng.normal(size=(n, n_frames)))
-    frames = store / "frames"
-    frames.mkdir(parents=True)
-    for c, condition in enumerate(conditions):
-        arr = np.zeros((n * n_frames, len(LAYERS), max(DIMS)), dtype=np.float32)
-        arr[:, 0, : DIMS[0]] = rng.normal(size=(n * n_frames, DIMS[0]))
-        arr[:, 1, : DIMS[1]] = (signal + 0.2 * c).reshape(n * n_frames, -1)
-        arr[:, 2, : DIMS[2]] = rng.normal(size=(n * n_frames, DIMS[2]))
-        np.save(frames / f"{condition}.npy", arr)
     index = pd.DataFrame(
         {
             "track_id": np.repeat(manifest["track_id"].to_numpy(), n_frames),
@@ -105,17 +114,18 @@ def write_frame_store(
             "time_s": np.tile(times, n),
         }
     )
-    index.to_parquet(frames / "index.parquet")
-    meta = {
-        "encoder": "tiny",
-        "layer_names": LAYERS,
-        "layer_dims": DIMS,
-        "conditions": list(conditions),
-        "n_tracks": n,
-        "inputs_hash": f"tiny-frames-{seed}-{n}",
-        "frames": {"window_s": 3.0, "hop_s": 0.5, "offset_s": 0.0},
-    }
-    (frames / "meta.json").write_text(json.dumps(meta))
+    save_layers(
+        store / "frames",
+        index,
+        lambda c: (signal + 0.2 * c).reshape(n * n_frames, -1),
+        conditions,
+        rng,
+        {
+            "n_tracks": n,
+            "inputs_hash": f"tiny-frames-{seed}-{n}",
+            "frames": {"window_s": 3.0, "hop_s": 0.5, "offset_s": 0.0},
+        },
+    )
     curve_times = np.concatenate([times[0] - [1.0, 0.5], times[:-2]])
     early = np.full((n, 2), 0.0)
     return pd.DataFrame(
