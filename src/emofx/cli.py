@@ -240,13 +240,14 @@ def _embed_frames(params: Params, config, name: str, manifest, conditions, data_
         return
     f = params.embed.frames
     spec = FrameSpec(f.window_s, f.hop_s, params.dataset.offset_s)
+    paths = ProjectPaths(params.dataset.name)
     with nested_run(f"embed/{name}/frames", {"emofx.encoder": name}) as run:
         result = embed_dataset(
             config,
             tracks,
-            ProjectPaths(params.dataset.name).prepared,
+            paths.prepared,
             frame_conditions(conditions, f.conditions),
-            ProjectPaths(params.dataset.name).embeddings / name / "frames",
+            paths.embeddings / name / "frames",
             seed=params.seed,
             data_hash=data_hash,
             frames=spec,

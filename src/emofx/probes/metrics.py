@@ -71,7 +71,8 @@ def per_song_metrics(
 ) -> dict[str, float]:
     """MediaEval "Emotion in Music" dynamic-task scores: Pearson r and RMSE within each song,
     averaged over songs (r over the songs where it is defined: neither curve constant)."""
-    rows = [np.flatnonzero(songs == song) for song in np.unique(songs)]
+    order = np.argsort(songs, kind="stable")
+    rows = np.split(order, np.unique(songs[order], return_index=True)[1][1:])
     out: dict[str, float] = {}
     for j, name in enumerate(names):
         truth, pred = [y_true[r, j] for r in rows], [y_pred[r, j] for r in rows]

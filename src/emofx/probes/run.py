@@ -29,7 +29,7 @@ from emofx.embed.store import EmbeddingStore, atomic_write
 from emofx.probes.classical import CLASSICAL
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
-from emofx.probes.lineage import dvc_stage_hashes, embeddings_dataset
+from emofx.probes.lineage import StageHashes, dvc_stage_hashes, embeddings_dataset
 from emofx.probes.metrics import score_split, selection_metric
 from emofx.probes.mlp import MlpConfig
 from emofx.probes.registry import log_model, register, registered_name
@@ -122,7 +122,7 @@ def run_probes(
 
 def run_dynamic(
     ctx: EncoderContext,
-    hashes,
+    hashes: StageHashes | None,
     curves: pd.DataFrame | None,
     params: ProbeParams,
     seed: int,
