@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,16 @@ from dvc.repo import Repo
 
 from emofx.data_versioning import DataVersioningError, data_add, dataset_hash
 
+REPO = Path(__file__).resolve().parents[1]
 LINK_TYPES = "reflink,hardlink,symlink,copy"  # the project's .dvc/config
 
 
 def make_repo(root: Path, remote: Path | None = None) -> Path:
-    Repo.init(str(root), no_scm=True).close()
+    """A git + DVC repository with the project's .gitignore, as `git clone` of emofx gives."""
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    shutil.copy(REPO / ".gitignore", root / ".gitignore")
+    Repo.init(str(root)).close()
     with Repo(str(root)) as repo, repo.config.edit() as conf:
         conf["cache"]["type"] = LINK_TYPES
         if remote is not None:
@@ -63,10 +69,17 @@ def test_fresh_checkout_pulls_the_same_data_back(tmp_path):
     make_dataset(repo_root / "data" / "raw" / "deam")
     digest = data_add("deam", repo_root / "data" / "raw" / "deam", repo_root)
     assert any(remote.rglob("*")), "data_add pushes to the default remote"
+    git = ["git", "-c", "user.email=t@emofx", "-c", "user.name=t"]
+    subprocess.run([*git, "-C", str(repo_root), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(repo_root), "commit", "-qm", "deam"], check=True)
+    committed = subprocess.run(
+        ["git", "-C", str(repo_root), "ls-files"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert "data/raw/deam.dvc" in committed, committed
+    assert not any(f.startswith("data/raw/deam/") for f in committed), "the data stays out of git"
 
-    clone = make_repo(tmp_path / "clone", remote=remote)  # what a fresh git clone holds
-    (clone / "data" / "raw").mkdir(parents=True)
-    shutil.copy(repo_root / "data" / "raw" / "deam.dvc", clone / "data" / "raw" / "deam.dvc")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo_root), str(clone)], check=True)
     with Repo(str(clone)) as repo:
         repo.pull()
     pulled = clone / "data" / "raw" / "deam"

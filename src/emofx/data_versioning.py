@@ -68,7 +68,7 @@ def data_add(dataset_name: str, path: str | Path, repo_root: str | Path, push: b
         [stage] = repo.add(str(target))
         digest = stage.outs[0].hash_info.value
         if push and remote:
-            repo.push(targets=[str(target)])
+            repo.push(targets=[str(target.with_name(f"{target.name}.dvc"))])
     return digest
 
 
