@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -114,11 +115,28 @@ def prepare(
         "dataset": params.name,
         "format": params.format,
         "data_hash": data_hash or dataset_hash(params.root),
+        "audio": audio_key(params),
     }
     _write_parquet(read_dynamic_curves(params.root, manifest), out_dir / DYNAMIC_FILE)
     _write_parquet(manifest, out_dir / MANIFEST_FILE)
     _print_summary(params.name, manifest["split"], table)
     return manifest
+
+
+def audio_key(params: DatasetParams) -> dict:
+    """What shapes the prepared audio beyond the source files: the manifest carries it.
+
+    The embed stage keys its store on the manifest's digest, so a changed clip length, offset,
+    loader option or decoder version changes that key (and never serves stale embeddings).
+    The working rates are not in it: each rate has its own folder, and adding one does not change
+    the audio at the others.
+    """
+    return {
+        "clip_seconds": params.clip_seconds,
+        "offset_s": params.offset_s,
+        "options": params.options,
+        "decoder": f"pedalboard {version('pedalboard')}",
+    }
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
