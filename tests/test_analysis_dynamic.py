@@ -340,6 +340,7 @@ def _run(paths, out: Path) -> dict:
         out_dir=out,
         params=PARAMS,
         seed=3,
+        encoders=["enc_a"],
     )
 
 

@@ -44,6 +44,7 @@ def analysis(tmp_path_factory):
         out_dir=root / "reports",
         params=PARAMS,
         seed=7,
+        encoders=["enc_a", "enc_b"],
     )
     return paths, root / "reports", result
 
@@ -169,6 +170,7 @@ def test_missing_inputs_are_named(analysis, tmp_path):
             out_dir=tmp_path / "out",
             params=PARAMS,
             seed=0,
+            encoders=["enc_a", "enc_b"],
         )
 
 

@@ -43,6 +43,7 @@ class ProjectPaths:
         return self.prepared / "dynamic.parquet"
 
     conditions = Path("data/conditions.json")
+    sample_rates = Path("data/sample_rates.json")
 
     @property
     def embeddings(self) -> Path:
@@ -118,13 +119,10 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
     import mlflow
 
     from emofx.data_versioning import dataset_hash
-    from emofx.embed.runner import encoder_sample_rate
     from emofx.prepare import prepare
 
     paths = ProjectPaths(params.dataset.name)
-    rates = sorted(
-        {encoder_sample_rate(params.embed.config_path(e)) for e in params.embed.encoders}
-    )
+    rates = read_sample_rates(params)
     data_hash = dataset_hash(params.dataset.root)
     with open_stage_run(
         params,
@@ -146,6 +144,45 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
         mlflow.log_metrics({f"n_tracks_{k}": v for k, v in counts.items()})
         for name in ("manifest.parquet", "rejected.csv"):
             mlflow.log_artifact(str(paths.prepared / name), "prepare")
+
+
+def cmd_rates(params: Params, args: argparse.Namespace) -> None:
+    """The working sample rate of each encoder in embed.encoders → data/sample_rates.json."""
+    import json
+
+    from emofx.embed.runner import encoder_sample_rate
+
+    by_encoder = {
+        name: encoder_sample_rate(params.embed.config_path(name)) for name in params.embed.encoders
+    }
+    resolved = {"rates": sorted(set(by_encoder.values())), "encoders": by_encoder}
+    ProjectPaths.sample_rates.parent.mkdir(parents=True, exist_ok=True)
+    ProjectPaths.sample_rates.write_text(json.dumps(resolved, indent=2) + "\n")
+    console.print(
+        f"sample rates → {ProjectPaths.sample_rates}: "
+        + ", ".join(f"{name} {rate} Hz" for name, rate in by_encoder.items())
+    )
+
+
+def read_sample_rates(params: Params) -> list[int]:
+    """The rates the prepare stage decodes at (written by ``emofx rates`` for embed.encoders).
+
+    A separate file rather than reading the encoder configs here: dvc.yaml's prepare stage then
+    depends on the rates alone, so editing an encoder's batch size (or a probe config) does not
+    re-decode every track.
+    """
+    import json
+
+    path = ProjectPaths.sample_rates
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `emofx rates` first (`dvc repro` does)")
+    resolved = json.loads(path.read_text())
+    missing = sorted(set(params.embed.encoders) - set(resolved["encoders"]))
+    if missing:
+        raise ValueError(
+            f"{path} has no sample rate for encoder(s) {missing}: rerun `emofx rates`"
+        )
+    return sorted({int(resolved["encoders"][name]) for name in params.embed.encoders})
 
 
 def cmd_conditions(params: Params, args: argparse.Namespace) -> None:
@@ -202,8 +239,9 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
                     _log_embed_result(result, name)
             if params.embed.frames.enabled:
                 _embed_frames(params, config, name, manifest, conditions, data_hash)
-        if is_rank_zero():
-            rate = encoder_sample_rate(params.embed.config_path(encoders[0]))
+        # audition excerpts once per project, with the first encoder of params.yaml
+        if is_rank_zero() and params.embed.encoders[0] in encoders:
+            rate = encoder_sample_rate(params.embed.config_path(params.embed.encoders[0]))
             audition = params.fx.audition
             n = log_audition(conditions, manifest, paths.prepared, rate, audition, params.seed)
             console.print(f"audition: {n} excerpts/spectrograms logged to MLflow ({rate} Hz)")
@@ -323,7 +361,7 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
             seed=params.seed,
         )
         out.mkdir(parents=True, exist_ok=True)
-        table = results_table(metrics) if metrics else pd.DataFrame()
+        table = results_table(metrics)  # header only when no system ran
         table.to_csv(out / "results.csv", index=False)
         mlflow.log_artifacts(str(out), "systems")
     if len(table):
@@ -357,6 +395,7 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
             out_dir=ProjectPaths.reports,
             params=params.analysis,
             seed=params.seed,
+            encoders=params.embed.encoders,
         )
         log_to_mlflow(result)
     console.print(f"report: {(ProjectPaths.reports / 'index.html').resolve()}")
@@ -411,6 +450,7 @@ def _flat(d: dict, prefix: str = "") -> dict[str, str]:
 STAGES: dict[str, Callable[[Params, argparse.Namespace], None]] = {
     "synth": cmd_synth,
     "prepare": cmd_prepare,
+    "rates": cmd_rates,
     "conditions": cmd_conditions,
     "embed": cmd_embed,
     "probe": cmd_probe,

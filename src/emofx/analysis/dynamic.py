@@ -75,11 +75,11 @@ class TargetCurves:
 
 # --- loading -----------------------------------------------------------------------------------
 def find_dynamic_files(
-    roots: str | Path | Sequence[str | Path],
+    roots: str | Path | Sequence[str | Path], encoders: Sequence[str] | None = None
 ) -> dict[tuple[str, str], dict[str, Path]]:
     """``<root>/<encoder>/<probe>/dynamic/<condition>.parquet`` → ``{(encoder, probe): {cond:
     path}}`` over every root that exists; a pair found under two roots is an error."""
-    return condition_files(roots, f"{DYNAMIC_DIR}/*.parquet")
+    return condition_files(roots, f"{DYNAMIC_DIR}/*.parquet", encoders)
 
 
 def load_dynamic_sets(
@@ -87,11 +87,13 @@ def load_dynamic_sets(
     manifest: pd.DataFrame,
     conditions: dict[str, ConditionInfo],
     split: str,
+    encoders: Sequence[str] | None = None,
 ) -> list[DynamicSet]:
-    """Every dynamic prediction set under ``roots`` (none: an empty list)."""
+    """Every dynamic prediction set under ``roots`` (none: an empty list); ``encoders``: see
+    :func:`emofx.analysis.loading.condition_files`."""
     return [
         load_dynamic_set(encoder, probe, files, manifest, conditions, split)
-        for (encoder, probe), files in find_dynamic_files(roots).items()
+        for (encoder, probe), files in find_dynamic_files(roots, encoders).items()
     ]
 
 

@@ -147,33 +147,44 @@ class PredictionSet:
 
 
 def find_prediction_files(
-    roots: str | Path | Sequence[str | Path],
+    roots: str | Path | Sequence[str | Path], encoders: Sequence[str] | None = None
 ) -> dict[tuple[str, str], dict[str, Path]]:
     """``<root>/<encoder>/<probe>/<condition>.parquet`` → ``{(encoder, probe): {cond: path}}``.
 
     Several roots (the probe stage's and the systems stage's) are merged; the first must exist,
     later ones may be absent (a stage that produced nothing). A pair found twice is an error.
+    ``encoders``: see :func:`condition_files`.
     """
     roots = [roots] if isinstance(roots, str | Path) else list(roots)
     if not Path(roots[0]).is_dir():
         raise AnalysisInputError(f"{roots[0]}: predictions directory not found")
-    found = condition_files(roots, "*.parquet")
+    found = condition_files(roots, "*.parquet", encoders)
     if not found:
         raise AnalysisInputError(f"{roots[0]}: no <encoder>/<probe>/<condition>.parquet files")
     return found
 
 
 def condition_files(
-    roots: str | Path | Sequence[str | Path], pattern: str
+    roots: str | Path | Sequence[str | Path],
+    pattern: str,
+    encoders: Sequence[str] | None = None,
 ) -> dict[tuple[str, str], dict[str, Path]]:
     """Files ``<root>/<encoder>/<probe>/<pattern>`` under every root that exists →
-    ``{(encoder, probe): {condition (file stem): path}}``; a pair under two roots is an error."""
+    ``{(encoder, probe): {condition (file stem): path}}``; a pair under two roots is an error.
+
+    With ``encoders``, folders of the first root (the probe stage's, which is persisted) whose
+    encoder is not listed are skipped; later roots (the systems') are read whole.
+    """
     roots = [roots] if isinstance(roots, str | Path) else list(roots)
     found: dict[tuple[str, str], dict[str, Path]] = {}
-    for root in (Path(r) for r in roots if Path(r).is_dir()):
+    for k, root in enumerate(Path(r) for r in roots):
+        if not root.is_dir():
+            continue
         pairs: dict[tuple[str, str], dict[str, Path]] = {}
         for file in sorted(root.glob(f"*/*/{pattern}")):
             encoder, probe = file.relative_to(root).parts[:2]
+            if k == 0 and encoders is not None and encoder not in encoders:
+                continue
             pairs.setdefault((encoder, probe), {})[file.stem] = file
         clash = sorted(set(pairs) & set(found))
         if clash:
@@ -303,14 +314,19 @@ class EncoderEmbeddings:
 
 
 def load_embedding_stores(
-    root: str | Path, conditions: dict[str, ConditionInfo]
+    root: str | Path,
+    conditions: dict[str, ConditionInfo],
+    encoders: Sequence[str] | None = None,
 ) -> list[EncoderEmbeddings]:
-    """Every ``<root>/<encoder>/`` with a meta.json; array shapes are checked, not loaded."""
+    """Every ``<root>/<encoder>/`` with a meta.json (only ``encoders`` when given: the folder is
+    persisted, so a dropped encoder's store stays); array shapes are checked, not loaded."""
     root = Path(root)
     if not root.is_dir():
         raise AnalysisInputError(f"{root}: embeddings directory not found")
     out = []
     for meta_file in sorted(root.glob(f"*/{META}")):
+        if encoders is not None and meta_file.parent.name not in encoders:
+            continue
         store = EmbeddingStore(meta_file.parent)
         meta = _read_json(meta_file)
         for key in ("layer_names", "layer_dims"):

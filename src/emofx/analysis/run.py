@@ -73,23 +73,26 @@ def run_analysis(
     out_dir: str | Path,
     params: AnalysisParams,
     seed: int,
+    encoders: Sequence[str],
 ) -> dict:
     """Run every analysis and write the report; returns ``{"metrics", "artifacts", "findings"}``.
 
     ``predictions_root``/``embeddings_root`` are one dataset's folders
     (``data/predictions/<ds>``, ``data/embeddings/<ds>``); several prediction roots (probes and
     the seed report's systems) are analysed together, and so are their dynamic (2 Hz)
-    predictions (``<encoder>/<probe>/dynamic/``) when there are any.
+    predictions (``<encoder>/<probe>/dynamic/``) when there are any. Only ``encoders``
+    (``embed.encoders``) are read from the embeddings and the first prediction root: both are
+    persisted, so a dropped encoder's files stay there.
     """
     out_dir = Path(out_dir)
     conditions = load_conditions(conditions_path)
     manifest = load_manifest(manifest_path)
     psets = [
         load_prediction_set(encoder, probe, files, manifest, conditions, params.split)
-        for (encoder, probe), files in find_prediction_files(predictions_root).items()
+        for (encoder, probe), files in find_prediction_files(predictions_root, encoders).items()
     ]
-    dsets = load_dynamic_sets(predictions_root, manifest, conditions, params.split)
-    stores = load_embedding_stores(embeddings_root, conditions)
+    dsets = load_dynamic_sets(predictions_root, manifest, conditions, params.split, encoders)
+    stores = load_embedding_stores(embeddings_root, conditions, encoders)
     scored = manifest.index[manifest["split"] == params.split]
     store_tracks = {s.encoder: scored.intersection(s.track_ids, sort=False) for s in stores}
     for encoder, ids in store_tracks.items():
