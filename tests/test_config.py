@@ -39,7 +39,7 @@ def test_the_repository_params_are_valid():
         ({"probe.bogus": 1}, "probe.bogus: unknown key"),
         ({"dataset.split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "dataset.split: "),
         (
-            {"embed.frames": {"enabled": False}},
+            {"embed.frames": {"enabled": False}, "probe.tasks": ["regression", "dynamic"]},
             "params.yaml: probe.tasks: 'dynamic' needs embed.frames.enabled: true",
         ),
         ({"embed.frames": {"hop_s": 0}}, "embed.frames.hop_s: Input should be greater than 0"),
@@ -76,3 +76,107 @@ def test_the_cli_prints_one_error_line_and_exits_2(tmp_path):
     assert errors[0].startswith(f"emofx: error: {path}: fx.effects.0: unknown effect 'reverbb'")
     assert "(known: reverb, delay, distortion" in errors[0]
     assert not (tmp_path / "data").exists()
+
+
+# --- what the dataset's annotations can feed (issue #12) -----------------------------------------
+EMOTIFY = {
+    "dataset.format": "emotify",
+    "dataset.name": "emotify",
+    "dataset.root": "data/emotify",
+    "systems.phase1.enabled": "auto",
+    "probe.tasks": "auto",
+}
+
+
+def test_auto_tasks_and_systems_follow_the_dataset(tmp_path):
+    deam = load_params(write(tmp_path, **{"probe.tasks": "auto"}))
+    assert deam.probe.tasks == ["regression", "quadrant", "dynamic"]
+    assert deam.systems.phase1.enabled is True
+    no_frames = load_params(
+        write(tmp_path, **{"probe.tasks": "auto", "embed.frames.enabled": False})
+    )
+    assert no_frames.probe.tasks == ["regression", "quadrant"]
+    emotify = load_params(write(tmp_path, **EMOTIFY))
+    assert emotify.probe.tasks == ["labels"]
+    assert emotify.systems.phase1.enabled is False
+    emopia = load_params(write(tmp_path, **{**EMOTIFY, "dataset.format": "emopia"}))
+    assert emopia.probe.tasks == ["quadrant"] and emopia.systems.phase1.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {**EMOTIFY, "probe.tasks": ["regression", "labels"]},
+            "params.yaml: probe.tasks: 'regression' needs valence and arousal annotations, which "
+            "dataset.format 'emotify' does not have; set probe.tasks: auto (here: [labels])",
+        ),
+        (
+            {**EMOTIFY, "probe.tasks": ["labels"], "systems.phase1.enabled": True},
+            "params.yaml: systems.phase1.enabled: the systems predict valence_norm, arousal_norm, "
+            "which dataset.format 'emotify' does not annotate; set systems.phase1.enabled: auto "
+            "(or false)",
+        ),
+        (
+            {"probe.tasks": ["regression", "labels"]},
+            "params.yaml: probe.tasks: 'labels' needs per-track labels, which dataset.format "
+            "'deam' does not have; set probe.tasks: auto (here: [regression, quadrant, dynamic])",
+        ),
+        (
+            {**EMOTIFY, "dataset.format": "emopia", "probe.tasks": ["quadrant", "dynamic"]},
+            "params.yaml: probe.tasks: 'dynamic' needs dynamic (2-Hz) annotations, which "
+            "dataset.format 'emopia' does not have; set probe.tasks: auto (here: [quadrant])",
+        ),
+    ],
+)
+def test_tasks_and_systems_the_dataset_cannot_feed_are_refused(tmp_path, changes, expected):
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, **changes))
+    assert str(err.value).splitlines() == [
+        f"{tmp_path / 'params.yaml'}: {expected.split(': ', 1)[1]}"
+    ]
+
+
+def test_a_csv_dataset_offers_the_tasks_its_columns_feed(tmp_path):
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "annotations.csv").write_text("filename,labels\na.wav,happy\n")
+    csv = {"dataset.format": "csv", "dataset.name": "mine", "dataset.root": str(root)}
+    params = load_params(write(tmp_path, **csv, **{"probe.tasks": "auto"}))
+    assert params.probe.tasks == ["labels"] and params.systems.phase1.enabled is False
+    (root / "annotations.csv").write_text("filename,valence,arousal\na.wav,0.1,0.2\n")
+    params = load_params(write(tmp_path, **csv, **{"probe.tasks": "auto"}))
+    assert params.probe.tasks == ["regression", "quadrant"] and params.systems.phase1.enabled
+
+
+def test_emofx_check_refuses_before_any_work(tmp_path):
+    path = write(tmp_path, **{**EMOTIFY, "probe.tasks": ["quadrant"]})
+    proc = subprocess.run(
+        [sys.executable, "-m", "emofx.cli", "check", "--params", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"emofx: error: {path}: probe.tasks: 'quadrant' needs valence and arousal (or quadrant) "
+        "annotations, which dataset.format 'emotify' does not have; set probe.tasks: auto "
+        "(here: [labels])"
+    ]
+
+
+def test_the_capability_table_matches_the_loaders():
+    """datasets.config repeats a few loader constants (params validation must not import them)."""
+    import inspect
+
+    from emofx.datasets import DATASETS, deam, generic_csv, pmemo
+    from emofx.datasets.config import CSV_DEFAULTS, CURVE_FILES, FORMAT_ANNOTATIONS
+
+    assert set(FORMAT_ANNOTATIONS) == set(DATASETS)
+    assert CURVE_FILES == {
+        "deam": deam.DYNAMIC_DIR,
+        "deam-dynamic": deam.DYNAMIC_DIR,
+        "pmemo": pmemo.DYNAMIC_FILE,
+    }
+    signature = inspect.signature(generic_csv.load).parameters
+    assert CSV_DEFAULTS == {name: signature[name].default for name in CSV_DEFAULTS}

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from emofx.systems import SystemsParams, results_table
-from emofx.systems.config import DEFAULT_GRIDS
+from emofx.systems.config import DEFAULT_GRIDS, SystemsParams
+from emofx.systems.run import results_table
+from tests.pipeline_repo import REPO
 
 
 def test_defaults_run_phase1_only_with_small_grids():
@@ -63,3 +64,28 @@ def test_results_table_layout_and_val_selection():
     assert table.loc[1, "R2_arousal"] == 0.6
     empty = results_table({})
     assert isinstance(empty, pd.DataFrame) and empty.empty
+
+
+def test_no_enabled_system_writes_empty_valid_outputs(tmp_path, monkeypatch, mlflow_uri):
+    """A labels-only dataset: the stage still writes the results header and its predictions dir."""
+    import yaml
+
+    from emofx.cli import main
+    from tests.pipeline_repo import tiny_params
+
+    root = tmp_path / "emotify"
+    root.mkdir()
+    params = tiny_params(
+        **{"dataset.name": "emo", "dataset.format": "emotify", "dataset.root": str(root)}
+    )
+    params["embed"]["config_dir"] = str(REPO / "lightning_configs")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    prepared = tmp_path / "data/prepared/emo"
+    prepared.mkdir(parents=True)
+    pd.DataFrame({"track_id": ["1"], "split": ["test"]}).to_parquet(prepared / "manifest.parquet")
+    monkeypatch.chdir(tmp_path)
+    assert main(["systems"]) == 0
+    table = pd.read_csv(tmp_path / "reports/systems/results.csv")
+    assert table.empty and list(table.columns[:3]) == ["system", "model", "R2_valence"]
+    assert "selected_on_val" in table.columns
+    assert (tmp_path / "data/systems/emo").is_dir()

@@ -23,13 +23,25 @@ from pydantic import (
 )
 
 from emofx.analysis.config import AnalysisParams
-from emofx.datasets.config import DatasetParams
+from emofx.datasets.config import DatasetParams, dataset_annotations
 from emofx.fx.config import FxParams
-from emofx.probes.config import ProbeParams
-from emofx.systems.config import SystemsParams
+from emofx.probes.config import ProbeParams, TaskName
+from emofx.systems.config import SYSTEM_PHASES, SystemsParams
 from emofx.tracking import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI
 
 NESTED_KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.\w+(\[\d+\])*)*: ")
+AUTO = "auto"
+TASK_ORDER: tuple[TaskName, ...] = ("regression", "quadrant", "labels", "dynamic")
+#: the annotations each probe task needs (any one of the alternatives), and how to say it
+TASK_NEEDS: dict[str, tuple[tuple[frozenset[str], ...], str]] = {
+    "regression": ((frozenset({"valence", "arousal"}),), "valence and arousal annotations"),
+    "quadrant": (
+        (frozenset({"valence", "arousal"}), frozenset({"quadrant"})),
+        "valence and arousal (or quadrant) annotations",
+    ),
+    "labels": ((frozenset({"labels"}),), "per-track labels"),
+    "dynamic": ((frozenset({"dynamic"}),), "dynamic (2-Hz) annotations"),
+}
 
 
 class StrictModel(BaseModel):
@@ -102,15 +114,100 @@ class Params(StrictModel):
     analysis: AnalysisParams = Field(default_factory=AnalysisParams)
     mlflow: MlflowParams = Field(default_factory=MlflowParams)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_auto(cls, raw: Any) -> Any:
+        """``probe.tasks: auto`` and ``systems.<phase>.enabled: auto`` → what the dataset feeds.
+
+        ``auto`` tasks: every task the dataset's annotations support (``dynamic`` only with
+        ``embed.frames.enabled``); ``auto`` systems: on when the dataset annotates the systems'
+        targets. With a dataset section that does not validate, ``auto`` takes the model
+        default so that only the dataset's own error is reported.
+        """
+        if not isinstance(raw, dict):
+            return raw
+        try:
+            have = dataset_annotations(DatasetParams.model_validate(raw.get("dataset")))
+        except ValidationError:
+            have = None
+        raw = dict(raw)
+        probe = raw.get("probe")
+        if have is None:
+            return _drop_auto(raw)
+        if isinstance(probe, dict) and probe.get("tasks") == AUTO:
+            frames = ((raw.get("embed") or {}).get("frames") or {}).get("enabled", False)
+            tasks = [t for t in supported_tasks(have) if t != "dynamic" or frames is True]
+            if not tasks:
+                raise ValueError(
+                    f"probe.tasks: auto: dataset.format {raw['dataset']['format']!r} at "
+                    f"{raw['dataset']['root']} annotates nothing a probe task can use"
+                )
+            raw["probe"] = {**probe, "tasks": tasks}
+        systems = raw.get("systems")
+        if isinstance(systems, dict):
+            targets = systems.get("targets") or SystemsParams().targets
+            feeds = all(t.removesuffix("_norm") in have for t in targets)
+            raw["systems"] = {
+                **systems,
+                **{
+                    phase: {**systems[phase], "enabled": feeds}
+                    for phase in SYSTEM_PHASES
+                    if isinstance(systems.get(phase), dict)
+                    and systems[phase].get("enabled") == AUTO
+                },
+            }
+        return raw
+
     @model_validator(mode="after")
-    def _dynamic_needs_frames(self) -> Params:
+    def _dataset_feeds_tasks_and_systems(self) -> Params:
+        """Tasks, systems and frame settings the dataset cannot feed → one line per key."""
+        have = dataset_annotations(self.dataset)
+        where = f"dataset.format {self.dataset.format!r}"
+        auto = ", ".join(supported_tasks(have))
+        problems = [
+            f"probe.tasks: {task!r} needs {TASK_NEEDS[task][1]}, which {where} does not have; "
+            f"set probe.tasks: auto (here: [{auto}])"
+            for task in self.probe.tasks
+            if task not in supported_tasks(have)
+        ]
         if "dynamic" in self.probe.tasks and not self.embed.frames.enabled:
-            raise ValueError("probe.tasks: 'dynamic' needs embed.frames.enabled: true")
+            problems.append("probe.tasks: 'dynamic' needs embed.frames.enabled: true")
+        missing = [t for t in self.systems.targets if t.removesuffix("_norm") not in have]
+        for phase in SYSTEM_PHASES:
+            if missing and getattr(self.systems, phase).enabled:
+                problems.append(
+                    f"systems.{phase}.enabled: the systems predict {', '.join(missing)}, which "
+                    f"{where} does not annotate; set systems.{phase}.enabled: auto (or false)"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def section(self, name: str) -> dict[str, Any]:
         """A section as plain JSON-able data (for hashes and MLflow params)."""
         return getattr(self, name).model_dump(mode="json")
+
+
+def _drop_auto(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` without its ``auto`` values (each key falls back to its model default)."""
+    probe, systems = raw.get("probe"), raw.get("systems")
+    if isinstance(probe, dict) and probe.get("tasks") == AUTO:
+        raw["probe"] = {k: v for k, v in probe.items() if k != "tasks"}
+    if isinstance(systems, dict):
+        raw["systems"] = {
+            k: (
+                {kk: vv for kk, vv in v.items() if not (kk == "enabled" and vv == AUTO)}
+                if k in SYSTEM_PHASES and isinstance(v, dict)
+                else v
+            )
+            for k, v in systems.items()
+        }
+    return raw
+
+
+def supported_tasks(have: frozenset[str]) -> list[TaskName]:
+    """The probe tasks that annotations ``have`` can feed, in :data:`TASK_ORDER`."""
+    return [t for t in TASK_ORDER if any(need <= have for need in TASK_NEEDS[t][0])]
 
 
 class ParamsError(ValueError):
@@ -142,8 +239,8 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        if NESTED_KEY.match(msg) and not err["loc"]:  # a cross-section check naming its keys
-            lines.append(f"{path}: {msg}")
+        if NESTED_KEY.match(msg) and not err["loc"]:  # cross-section checks naming their keys
+            lines += [f"{path}: {line}" for line in msg.splitlines()]
         elif NESTED_KEY.match(msg):  # a section-level check that names its own sub-key
             lines.append(f"{path}: {key}.{msg}")
         else:

@@ -28,6 +28,11 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
 point each); params.yaml ``systems.phase1.grids.<model>`` replaces a model's grid."""
 
 
+#: the ``systems:`` sub-sections that each run one phase (``enabled: auto`` is resolved by
+#: ``emofx.config`` from the dataset's annotations)
+SYSTEM_PHASES = ("phase1", "spectrogram", "panns_mlp")
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -34,10 +34,12 @@ def run_systems(
 ) -> dict[str, dict[str, float]]:
     """Run the enabled phases; ``{"<system>/<model>": {"test/r2_valence": …, …}}``.
 
-    Writes ``<predictions_root>/<system>/<model>/<condition>.parquet`` and, under
+    Writes ``<predictions_root>/<system>/<model>/<condition>.parquet`` (``predictions_root``
+    exists afterwards even when no phase is enabled) and, under
     ``figures_dir``, ``shap_summary_<target>.png`` (Phase 1) and ``tsne_panns.png`` (Phase 3).
     """
     targets = list(params.targets)
+    predictions_root.mkdir(parents=True, exist_ok=True)  # the stage's output, even when empty
     results: dict[str, dict[str, float]] = {}
     if params.phase1.enabled:
         results |= run_phase1(
