@@ -381,3 +381,25 @@ def test_existing_corpus_is_kept_unless_overwrite(tmp_path):
         generate_corpus(tmp_path, n_tracks=1, clip_seconds=1.0, seed=0)
     generate_corpus(tmp_path, n_tracks=1, clip_seconds=1.0, seed=0, overwrite=True)
     assert [p.name for p in (tmp_path / "MEMD_audio").iterdir()] == ["1.mp3"]
+
+
+def test_synth_stage_writes_only_a_note_when_the_dataset_is_not_the_corpus(tmp_path, monkeypatch):
+    """Own data (dataset.root ≠ synth.out): `emofx synth` generates nothing; writes one note."""
+    import yaml
+
+    from emofx.cli import main
+    from emofx.datasets.synth import PLACEHOLDER_FILE
+    from tests.pipeline_repo import tiny_params
+
+    (tmp_path / "mine").mkdir()
+    params = tiny_params(**{"synth.n_tracks": 2, "dataset.root": "mine"})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    assert main(["synth"]) == 0
+    out = tmp_path / params["synth"]["out"]
+    assert [p.name for p in out.iterdir()] == [PLACEHOLDER_FILE]
+    assert "dataset.root is mine" in (out / PLACEHOLDER_FILE).read_text()
+    params["dataset"]["root"] = params["synth"]["out"]  # back to the corpus: generated, no note
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["synth"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["MEMD_audio", "annotations", "synth_cues.csv"]

@@ -87,8 +87,11 @@ def open_stage_run(params: Params, stage: str, logged: dict, data_hashes: dict[s
 
 # --- pipeline stages ---------------------------------------------------------------------------
 def cmd_synth(params: Params, args: argparse.Namespace) -> None:
-    """Generate the synthetic corpus (DEAM layout; with --emopia the EMOPIA MIDI layout)."""
-    from emofx.datasets.synth import generate_corpus, write_emopia_layout
+    """Generate the synthetic corpus (DEAM layout; with --emopia the EMOPIA MIDI layout).
+
+    When dataset.root is not synth.out (own data) it generates nothing: its output is one note.
+    """
+    from emofx.datasets.synth import generate_corpus, write_emopia_layout, write_placeholder
 
     s = params.synth
     started = time.perf_counter()
@@ -100,6 +103,10 @@ def cmd_synth(params: Params, args: argparse.Namespace) -> None:
             clip_seconds=s.emopia.clip_seconds,
         )
         console.print(f"synthetic EMOPIA corpus: {len(clips)} MIDI clips in {s.emopia.out}")
+        return
+    if Path(params.dataset.root).resolve() != s.out.resolve():
+        note = write_placeholder(s.out, params.dataset.root)
+        console.print(f"synth: dataset.root is {params.dataset.root}, no corpus generated ({note})")
         return
     cues = generate_corpus(
         s.out,

@@ -43,6 +43,8 @@ STATIC_EXTRA_PATH = (
 )
 DYNAMIC_DIR = ANNOTATIONS_DIR / "dynamic (per second annotations)"
 CUES_FILE = "synth_cues.csv"
+#: the only file the synth stage writes when dataset.root is not synth.out (own data)
+PLACEHOLDER_FILE = "NOT_GENERATED.txt"
 
 STATIC_HEADER = ["song_id", " valence_mean", " valence_std", " arousal_mean", " arousal_std"]
 STATIC_EXTRA_HEADER = (
@@ -126,6 +128,21 @@ def generate_corpus(
     return table
 
 
+def write_placeholder(root: Path, dataset_root: Path) -> Path:
+    """The synth stage's output when the pipeline runs on another dataset: one note, no corpus.
+
+    Any corpus files under ``root`` are removed first, so the output is the note alone.
+    """
+    root = Path(root)
+    _prepare_root(root, overwrite=True)
+    path = root / PLACEHOLDER_FILE
+    path.write_text(
+        f"No synthetic corpus here: dataset.root is {dataset_root}, not synth.out ({root}).\n"
+        f"Set dataset.root: {root} (dataset.format: deam) and the synth stage generates it.\n"
+    )
+    return path
+
+
 def _check_arguments(n_tracks: int, clip_seconds: float, sample_rate: int, workers: int) -> None:
     if not 1 <= n_tracks <= MAX_SONG_ID:
         raise ValueError(f"n_tracks must be in [1, {MAX_SONG_ID}], got {n_tracks}")
@@ -149,6 +166,7 @@ def _prepare_root(root: Path, overwrite: bool) -> None:
         for name in (AUDIO_DIR, "annotations"):
             shutil.rmtree(root / name, ignore_errors=True)
         (root / CUES_FILE).unlink(missing_ok=True)
+        (root / PLACEHOLDER_FILE).unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
 
 
