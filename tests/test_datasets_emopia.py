@@ -205,3 +205,19 @@ def test_synthetic_emopia_corpus_renders_and_prepares_end_to_end(tmp_path):
     assert manifest["group_id"].tolist() == [song_id(c) for c in manifest["track_id"]]
     assert (manifest.groupby("group_id")["split"].nunique() == 1).all()
     assert set(manifest["split"]) == {"train", "val", "test"}
+
+
+def test_the_release_split_files_are_read(tmp_path):
+    """EMOPIA 1.0's own ``split/{train,val,test}_clip.csv`` (``,clip_name`` with ``.mid`` names)."""
+    from tests.conftest import shared_path
+
+    release = shared_path("data", "emopia-mini", "EMOPIA_1.0")
+    root = tmp_path / "EMOPIA_1.0"
+    shutil.copytree(release, root)
+    write_crawled(root / "audio", pd.read_csv(release / "label.csv")["ID"])
+    result = load_dataset("emopia", root, audio_dir="audio", split_dir="split")
+    splits = result.manifest.set_index("track_id")["split"]
+    for split in ("train", "val", "test"):
+        listed = pd.read_csv(release / "split" / f"{split}_clip.csv")["clip_name"]
+        assert sorted(splits[splits == split].index) == sorted(c[:-4] for c in listed)
+    assert splits.notna().all()

@@ -4,7 +4,8 @@
 (not needed here). The quadrant is the target (Q1 excitement, Q2 anger, Q3 sadness, Q4 calmness);
 valence/arousal are not annotated (null). The song id is the clip id without the ``Qn_`` prefix and
 the ``_<n>`` suffix (song ids may contain ``_``); splits are song-disjoint, or taken from the
-EMOPIA_cls split files (``train/val/test.csv`` with ``fname,label``) in ``split_dir``.
+split files in ``split_dir``: the release's ``{train,val,test}_clip.csv`` (``clip_name``) or
+EMOPIA_cls's ``train/val/test.csv`` (``fname,label``).
 
 Audio comes from ``audio_dir`` (crawled clips named by clip id) or, by default, from rendering the
 MIDI with FluidSynth into ``render_dir`` (default: ``<root>_rendered`` beside the dataset, so the
@@ -134,14 +135,24 @@ def _read_labels(path: Path) -> pd.DataFrame:
 
 
 def _read_splits(folder: Path, labels: pd.DataFrame) -> pd.Series:
-    """Clip id → split from EMOPIA_cls ``train/val/test.csv``; each listed clip in one file."""
+    """Clip id → split; each listed clip in one file.
+
+    The release's ``<split>_clip.csv`` (column ``clip_name``, file names) or EMOPIA_cls's
+    ``<split>.csv`` (``fname`` and an optional ``label`` checked against ``label.csv``).
+    """
     require_dir(folder, "EMOPIA split (split_dir)")
     split_of: dict[str, str] = {}
     for split in SPLITS:
-        path = folder / f"{split}.csv"
-        table = read_table(path, ["fname"], dtype=str)
+        path, column = folder / f"{split}_clip.csv", "clip_name"
+        if not path.is_file():
+            path, column = folder / f"{split}.csv", "fname"
+        if not path.is_file():
+            raise DatasetLayoutError(
+                f"{folder}: no {split}_clip.csv (EMOPIA release) or {split}.csv (EMOPIA_cls)"
+            )
+        table = read_table(path, [column], dtype=str)
         given = table["label"] if "label" in table.columns else [None] * len(table)
-        for index, (clip, label) in enumerate(zip(table["fname"], given, strict=True)):
+        for index, (clip, label) in enumerate(zip(table[column], given, strict=True)):
             clip = Path(clip).stem  # some copies list file names
             if clip in split_of:
                 raise DatasetLayoutError(
