@@ -7,18 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emofx.embed.runner import EncoderConfig, embed_dataset
+from emofx.embed.runner import EncoderConfig, embed_dataset, encoder_sample_rate
 from emofx.embed.store import EmbeddingStore
-from emofx.encoders.handcrafted import handcrafted_features
+from emofx.encoders.handcrafted import HandcraftedEncoder, handcrafted_features
 from emofx.fx.conditions import resolve_condition
 from emofx.fx.render import render
-from emofx.prepare import load_prepared_audio
+from emofx.prepare import load_prepared_audio, prepared_audio_path
 from tests.embed_fixtures import CONDITION_IDS, SR, make_prepared, write_encoder_config
 from tests.pipeline_repo import REPO
+from tests.tiny_models import write_tiny_encoder_configs
 
 
 @pytest.fixture()
@@ -28,9 +30,9 @@ def prepared(tmp_path):
     return tmp_path, manifest
 
 
-def run_embed(tmp_path, manifest, out, **data):
+def run_embed(tmp_path, manifest, out, condition_ids=CONDITION_IDS, **data):
     config = EncoderConfig.from_yaml(write_encoder_config(tmp_path / "enc.yaml", **data))
-    conditions = [resolve_condition(c) for c in CONDITION_IDS]
+    conditions = [resolve_condition(c) for c in condition_ids]
     return embed_dataset(
         config,
         manifest,
@@ -68,6 +70,84 @@ def test_unchanged_inputs_are_skipped_and_changed_inputs_recomputed(prepared):
     assert run_embed(tmp_path, manifest, tmp_path / "store").skipped
     assert not run_embed(tmp_path, manifest.iloc[:4], tmp_path / "store").skipped
     assert np.load(tmp_path / "store" / "clean.npy").shape[0] == 4
+
+
+@pytest.fixture(scope="module")
+def tiny_configs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-encoders")
+    return write_tiny_encoder_configs(root / "checkpoints", root / "configs")
+
+
+def test_every_config_names_the_rate_its_built_encoder_uses(tiny_configs):
+    """prepare decodes at encoder_sample_rate(config); embed reads audio at the built rate."""
+    assert set(tiny_configs) >= {
+        "handcrafted", "logmel", "musicnn", "panns", "mert", "mert330", "clap", "qwen2_audio"
+    }  # fmt: skip
+    rates = {name: encoder_sample_rate(path) for name, path in tiny_configs.items()}
+    built = {
+        n: EncoderConfig.from_yaml(p).build_encoder().sample_rate for n, p in tiny_configs.items()
+    }
+    assert rates == built
+    assert encoder_sample_rate(EncoderConfig.from_yaml(tiny_configs["mert"])) == 24_000
+    assert rates["mert"] == rates["mert330"] == 24_000  # set by the checkpoint, not the class
+    assert rates["clap"] == 48_000 and rates["qwen2_audio"] == 16_000
+
+
+class MisreportedRate(HandcraftedEncoder):
+    """Announces 16 kHz to prepare but builds at 22.05 kHz (an encoder with a rate bug)."""
+
+    @classmethod
+    def config_sample_rate(cls, init_args) -> int:
+        return 16_000
+
+
+def test_an_encoder_whose_rate_differs_from_the_prepared_rate_is_refused(prepared):
+    tmp_path, manifest = prepared
+    path = write_encoder_config(tmp_path / "enc.yaml")
+    text = path.read_text().replace("handcrafted.HandcraftedEncoder", "x")
+    path.write_text(text.replace("emofx.encoders.x", "tests.test_embed_runner.MisreportedRate"))
+    with pytest.raises(ValueError, match=r"works at 22050 Hz but its config announces 16000 Hz"):
+        embed_dataset(
+            EncoderConfig.from_yaml(path),
+            manifest,
+            tmp_path / "prepared",
+            [resolve_condition("clean")],
+            tmp_path / "store",
+            seed=7,
+            data_hash="fixture",
+            progress=False,
+        )
+
+
+def test_conditions_that_cannot_render_at_the_rate_are_skipped_and_recorded(prepared, capsys):
+    tmp_path, manifest = prepared
+    for track in manifest["track_id"]:  # the same arrays, declared 16-kHz audio
+        audio = load_prepared_audio(tmp_path / "prepared", SR, track)
+        path = prepared_audio_path(tmp_path / "prepared", 16_000, track)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, audio)
+    path = write_encoder_config(tmp_path / "enc.yaml")
+    path.write_text(path.read_text().replace(f"sample_rate: {SR}", "sample_rate: 16000"))
+    result = embed_dataset(
+        EncoderConfig.from_yaml(path),
+        manifest,
+        tmp_path / "prepared",
+        [resolve_condition(c) for c in ("clean", "eq@9", "gain@8", "eq@10")],
+        tmp_path / "store",
+        seed=7,
+        data_hash="fixture",
+        progress=False,
+    )
+    store = EmbeddingStore(tmp_path / "store")
+    assert store.conditions() == ["clean", "gain@8"]
+    skipped = store.meta()["skipped_conditions"]
+    assert sorted(skipped) == ["eq@10", "eq@9"]
+    assert all(reason.startswith(f"{cid} at 16000 Hz") for cid, reason in skipped.items())
+    assert not (tmp_path / "store" / "eq@9.npy").exists()
+    assert store.load("gain@8").shape == (6, 1, 386)
+    err = capsys.readouterr().err
+    assert "skipping condition eq@9" in err and "skipping condition eq@10" in err
+    assert result.n_pairs == 6 * 4 and not result.skipped
 
 
 def job(tmp_path, out, *extra):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emofx.encoders.base import Encoder, cut_windows, window_starts
+from emofx.encoders.base import Encoder, cut_windows, encode_by_length, window_starts
 
 
 class WindowStats(Encoder):
@@ -20,7 +20,10 @@ class WindowStats(Encoder):
     def window_layer_dims(self) -> list[int]:
         return [1, 3]
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+    def encode_windows(self, windows) -> list[torch.Tensor]:
+        return encode_by_length(windows, self.stats)
+
+    def stats(self, windows: torch.Tensor) -> list[torch.Tensor]:
         self.calls = getattr(self, "calls", 0) + 1
         m = windows.mean(1, keepdim=True)
         return [m, torch.cat([m, windows.amax(1, keepdim=True), windows.amin(1, keepdim=True)], 1)]
@@ -36,6 +39,19 @@ def test_short_audio_is_zero_padded_to_one_window():
     w = cut_windows(torch.ones(5), 8, 8)
     assert w.shape == (1, 8)
     assert w.sum() == 5
+
+
+def test_a_clip_shorter_than_a_window_is_encoded_at_its_real_length():
+    enc = WindowStats(window_s=1.0)  # 10-sample windows
+    out = enc.embed([torch.ones(5), torch.full((20,), 2.0)])
+    assert out[:, 1].tolist() == [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]  # no zero in the short min
+    assert out[:, 0, 0].tolist() == [1.0, 2.0]  # and no zero padding in its mean
+
+
+def test_windows_of_unequal_length_keep_their_order():
+    windows = [torch.full((3,), 1.0), torch.full((5,), 2.0), torch.full((3,), 3.0)]
+    (means,) = encode_by_length(windows, lambda w: [w.mean(1)])
+    assert means.tolist() == [1.0, 2.0, 3.0]
 
 
 def test_mean_pooling_over_windows_and_zero_padding_of_narrow_layers():

@@ -18,11 +18,17 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 from huggingface_hub import constants
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
-from transformers import AutoProcessor, ClapFeatureExtractor, WhisperFeatureExtractor
+from transformers import (
+    AutoProcessor,
+    ClapFeatureExtractor,
+    Wav2Vec2FeatureExtractor,
+    WhisperFeatureExtractor,
+)
 
 import emofx.encoders.qwen2_audio as qwen2_audio_module
 from emofx.encoders.clap import ClapCheckpointError, ClapEncoder
@@ -30,9 +36,11 @@ from emofx.encoders.hf_loading import ModelNotAvailableError
 from emofx.encoders.mert import MertCheckpointError, MertEncoder
 from emofx.encoders.qwen2_audio import Qwen2AudioCheckpointError, Qwen2AudioEncoder
 from tests.tiny_models import (
-    MERT_V1_330M_STYLE,
+    MERT_V1_95M,
+    MERT_V1_330M,
     TINY_CLAP_FEATURES,
     TINY_MERT,
+    TINY_MERT_330M,
     write_clap,
     write_mert,
     write_qwen2_audio,
@@ -83,14 +91,15 @@ def assert_layers(outputs: list[torch.Tensor], encoder, n_windows: int) -> None:
 # --- MERT-v1 ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("arch", "weights"),
-    [(TINY_MERT, "safetensors"), ({**TINY_MERT, **MERT_V1_330M_STYLE}, "bin")],
+    [(TINY_MERT, "safetensors"), (TINY_MERT_330M, "bin")],
     ids=["95M-style-safetensors", "330M-style-pytorch-bin"],
 )
 def test_mert_matches_reference_forward(tmp_path, arch, weights):
     reference = write_mert(tmp_path / "mert", arch, weights=weights)
     encoder = MertEncoder(model=str(tmp_path / "mert"), window_s=0.5)
     assert encoder.sample_rate == 24_000
-    assert encoder.layer_names() == ["layer_00", "layer_01", "layer_02"]
+    n_states = arch["num_hidden_layers"] + 1
+    assert encoder.layer_names() == [f"layer_{i:02d}" for i in range(n_states)]
 
     windows = torch.randn(3, 12_000) * 0.3 + 0.1
     outputs = encoder.encode_windows(windows)
@@ -102,6 +111,47 @@ def test_mert_matches_reference_forward(tmp_path, arch, weights):
         torch.testing.assert_close(out, state.mean(1), atol=ATOL, rtol=0)
     if arch.get("do_stable_layer_norm"):  # pre-LN: the final layer norm really changes the state
         assert not torch.allclose(ref.hidden_states[-1].mean(1), outputs[-1], atol=1e-3)
+
+
+# The published config.json architecture flags (m-a-p/MERT-v1-95M, m-a-p/MERT-v1-330M).
+@pytest.mark.parametrize(
+    ("arch", "real"),
+    [
+        ((TINY_MERT, MERT_V1_95M), dict(feat_extract_norm="group", conv_bias=False,
+                                        do_stable_layer_norm=False)),
+        ((TINY_MERT_330M, MERT_V1_330M), dict(feat_extract_norm="group", conv_bias=False,
+                                              do_stable_layer_norm=True)),
+    ],
+    ids=["95M", "330M"],
+)  # fmt: skip
+def test_tiny_mert_configs_have_the_published_architecture_flags(tmp_path, arch, real):
+    for i, variant in enumerate(arch):
+        if variant is arch[1]:  # full size: check the dict, writing it would take minutes
+            config = variant
+        else:
+            write_mert(tmp_path / f"m{i}", variant)
+            config = json.loads((tmp_path / f"m{i}" / "config.json").read_text())
+        assert {k: config[k] for k in real} == real
+    assert MERT_V1_330M["num_hidden_layers"] == 24 and MERT_V1_330M["hidden_size"] == 1024
+
+
+def test_mert_short_clip_is_encoded_at_its_real_length_like_the_model_card(tmp_path):
+    """MERT's card runs the processor on the whole (unpadded) clip; so must a short clip here."""
+    reference = write_mert(tmp_path / "mert", TINY_MERT_330M)
+    encoder = MertEncoder(model=str(tmp_path / "mert"), window_s=1.0)
+    clip = torch.randn(9_000) * 0.3 + 0.05  # 0.375 s in a 1-s window
+    embedded = encoder.embed([clip])[0]
+
+    processor = Wav2Vec2FeatureExtractor.from_pretrained(tmp_path / "mert")
+    inputs = processor(clip.numpy(), sampling_rate=24_000, return_tensors="pt")
+    with torch.no_grad():
+        ref = reference(**inputs, output_hidden_states=True)
+    expected = [*ref.hidden_states[:-1], ref.last_hidden_state]
+    torch.testing.assert_close(
+        embedded, torch.stack([s[0].mean(0) for s in expected]), atol=ATOL, rtol=0
+    )
+    zero_padded = encoder.embed([F.pad(clip, (0, 24_000 - clip.shape[0]))])[0]
+    assert not torch.allclose(embedded, zero_padded, atol=1e-3)
 
 
 def test_mert_embed_averages_windows_and_describes_itself(tmp_path):
@@ -170,6 +220,21 @@ def test_clap_matches_reference_forward(tiny_clap):
     for out, exp in zip(outputs, expected, strict=True):
         torch.testing.assert_close(out, exp, atol=ATOL, rtol=0)
     torch.testing.assert_close(outputs[-1].norm(dim=-1), torch.ones(3))
+
+
+def test_clap_short_clip_is_repeat_padded_by_its_feature_extractor(tiny_clap):
+    directory, reference = tiny_clap
+    encoder = ClapEncoder(model=str(directory))  # 2-s windows
+    clip = torch.randn(30_000) * 0.2  # 0.625 s
+    embedded = encoder.embed([clip])[0]
+
+    processor = ClapFeatureExtractor.from_pretrained(directory)  # padding: repeatpad
+    features = processor(clip.numpy(), sampling_rate=48_000, return_tensors="pt")
+    with torch.no_grad():
+        projected = reference.get_audio_features(**features).pooler_output
+    torch.testing.assert_close(embedded[-1, :16], projected[0], atol=ATOL, rtol=0)
+    zero_padded = encoder.embed([F.pad(clip, (0, 96_000 - clip.shape[0]))])[0]
+    assert not torch.allclose(embedded, zero_padded, atol=1e-3)
 
 
 def test_clap_windows_are_deterministic(tiny_clap):
@@ -296,6 +361,19 @@ def test_qwen2_audio_short_windows_are_masked_like_the_full_model(tiny_qwen):
     assert not torch.allclose(outputs[-2], full_window_mean, atol=1e-3)
 
 
+def test_qwen2_audio_short_clip_is_masked_not_zero_padded(tiny_qwen):
+    """A clip shorter than the window: the extractor's mask marks the padding, not the caller."""
+    directory, _, _ = tiny_qwen
+    encoder = Qwen2AudioEncoder(model=str(directory), window_s=1.0)
+    clip = torch.randn(8_000) * 0.2
+    embedded = encoder.embed([clip])[0]
+    # the masked path checked against the full model above, on the clip's real 0.5 s
+    expected = encoder.encode_windows(clip[None])
+    torch.testing.assert_close(embedded, torch.stack([e[0] for e in expected]), atol=ATOL, rtol=0)
+    zero_padded = encoder.embed([F.pad(clip, (0, 8_000))])[0]
+    assert not torch.allclose(embedded, zero_padded, atol=1e-3)
+
+
 def test_qwen2_audio_missing_tower_tensor_is_an_error(tmp_path):
     write_qwen2_audio(tmp_path / "q")
     shard = tmp_path / "q" / "model-00001-of-00003.safetensors"
@@ -314,27 +392,33 @@ def test_qwen2_audio_decoder_mode_needs_a_gpu(tiny_qwen, monkeypatch):
         Qwen2AudioEncoder(model=str(directory), representation="decoder")
 
 
-def test_qwen2_audio_decoder_mode_averages_the_last_hidden_state(tiny_qwen, monkeypatch):
-    """The GPU-only path, run on CPU with a pretend GPU: mean of the LM's last state per prompt."""
+def test_qwen2_audio_decoder_mode_pools_only_the_audio_tokens_in_fp16(tiny_qwen, monkeypatch):
+    """The GPU-only paper-parity path, run on CPU with a pretend GPU: fp16 weights, the mean of
+    the LM's last state over the audio tokens, as many as each clip's real length gives."""
     directory, reference, _ = tiny_qwen
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     encoder = Qwen2AudioEncoder(model=str(directory), representation="decoder", window_s=1.0)
     assert encoder.layer_names() == ["decoder_last"] and encoder.window_layer_dims() == [32]
-    windows = torch.randn(2, 16_000) * 0.2
-    (out,) = encoder.encode_windows(windows)
+    assert encoder.model.dtype == torch.float16
+    assert encoder.prompt == qwen2_audio_module.PAPER_PARITY_PROMPT
+    clips = [torch.randn(16_000) * 0.2, torch.randn(8_000) * 0.2]  # 1 s and 0.5 s (short)
+    out = encoder.embed(clips)[:, 0]
 
-    prompt = "<|audio_bos|><|AUDIO|><|audio_eos|>Generate the caption in English:"
-    inputs = AutoProcessor.from_pretrained(directory)(
-        text=[prompt] * 2, audio=list(windows.numpy()), sampling_rate=16_000, return_tensors="pt"
-    )
-    assert (
-        inputs["input_ids"] == reference.config.audio_token_id
-    ).sum() == 2 * 25  # 100 mel frames -> 25 tokens
-    reference_bf16 = copy.deepcopy(reference.model).to(torch.bfloat16)  # the encoder runs bf16
-    with torch.no_grad():
-        last = reference_bf16(**inputs).last_hidden_state.float()
-    # from_pretrained keeps the rotary inv_freq buffer in float32, .to(bfloat16) does not
-    torch.testing.assert_close(out, last.mean(1), atol=1e-3, rtol=0)
+    audio_token = reference.config.audio_token_id
+    reference_fp16 = copy.deepcopy(reference.model).to(torch.float16)
+    processor = AutoProcessor.from_pretrained(directory)
+    for clip, got, n_tokens in zip(clips, out, (25, 12), strict=True):
+        inputs = processor(
+            text=[encoder.prompt], audio=[clip.numpy()], sampling_rate=16_000,
+            return_tensors="pt",
+        )  # fmt: skip
+        is_audio = inputs["input_ids"][0] == audio_token
+        assert is_audio.sum() == n_tokens  # 100 mel frames -> 25 tokens; 50 -> 12
+        with torch.no_grad():
+            last = reference_fp16(**inputs).last_hidden_state.float()[0]
+        # fp16 on both sides; the only drift is the rotary buffer kept in fp32 by from_pretrained
+        torch.testing.assert_close(got, last[is_audio].mean(0), atol=2e-2, rtol=0)
+        assert not torch.allclose(got, last.mean(0), atol=1e-2)  # text tokens are left out
     assert out.abs().max() > 0.1
 
 

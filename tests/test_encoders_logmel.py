@@ -67,6 +67,21 @@ def test_band_stats_locate_a_tone_and_keep_gain_changes():
     torch.testing.assert_close(stds[1, band], stds[0, band], atol=1e-3, rtol=0)
 
 
+def test_short_clip_statistics_cover_only_its_own_frames():
+    encoder = LogMelEncoder()
+    short = sine(1000, 1.0, 0.3)  # 44 frames of a 128-frame chunk
+    emb = encoder.embed([torch.from_numpy(short)])[0, 0]
+    mel = librosa.feature.melspectrogram(
+        y=np.pad(short, (0, CHUNK - short.size)), sr=SR, n_fft=2048, hop_length=512,
+        n_mels=128, pad_mode="reflect",
+    )  # fmt: skip
+    frames = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)[:, : 1 + short.size // 512]
+    expected = np.concatenate([frames.mean(-1), frames.std(-1)])
+    np.testing.assert_allclose(emb.numpy(), expected, atol=2e-3, rtol=1e-3)  # float32 vs 64
+    zero_padded = encoder.embed([torch.from_numpy(np.pad(short, (0, CHUNK - short.size)))])[0]
+    assert not torch.allclose(emb, zero_padded[0], atol=1e-2)
+
+
 def test_embedding_is_the_window_mean_of_chunk_statistics():
     audio = np.random.default_rng(1).normal(0, 0.1, 7 * SR).astype(np.float32)
     encoder = LogMelEncoder(pooling="meanstd")

@@ -21,6 +21,7 @@ from emofx.encoders.base import Encoder
 from emofx.encoders.musicnn import Musicnn, MusicnnEncoder
 from emofx.encoders.musicnn_tags import MTAT_TAGS, MTG_JAMENDO_TAGS
 from emofx.tagging import tag_audio, tag_command
+from tests.tiny_models import musicnn_state_dict as random_state_dict
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REPO = Path(__file__).resolve().parents[1]
@@ -62,25 +63,6 @@ def no_downloads(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv(weights.WEIGHTS_DIR_ENV, raising=False)
-
-
-def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Musicnn-shaped random weights, BN statistics included, front-end buffers as upstream."""
-    torch.manual_seed(seed)
-    model = Musicnn()
-    state = model.state_dict()
-    for key, value in state.items():
-        if key.startswith("spec.") or not value.is_floating_point():
-            continue
-        if key.endswith("running_var"):
-            state[key] = torch.rand_like(value) + 0.5
-        elif key.endswith(("running_mean", "bias")):
-            state[key] = torch.randn_like(value) * 0.1
-        elif key.endswith("bn.weight"):
-            state[key] = torch.randn_like(value)  # negative BN scales exercise the min-pool path
-    state["spec_bn.running_mean"] = torch.tensor([-40.0])
-    state["spec_bn.running_var"] = torch.tensor([400.0])
-    return state
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +143,7 @@ def test_encoder_layers_shapes_and_window_pooling(tiny_checkpoint):
     assert encoder.layer_dims() == [1122, 384, 400, 100]
     rng = np.random.default_rng(1)
     long = rng.normal(0, 0.1, 7 * SR).astype(np.float32)  # windows at 0, 3 and 4 s
-    short = rng.normal(0, 0.1, SR).astype(np.float32)  # zero-padded to one window
+    short = rng.normal(0, 0.1, SR).astype(np.float32)  # one window of its real length
     emb = encoder.embed([torch.from_numpy(long), torch.from_numpy(short)])
     assert emb.shape == (2, 4, 1122)
     windows = np.stack([long[s : s + 3 * SR] for s in (0, 3 * SR, 4 * SR)])
@@ -175,6 +157,19 @@ def test_encoder_layers_shapes_and_window_pooling(tiny_checkpoint):
     meta = encoder.describe()
     assert meta["checkpoint"] == "mtg_jamendo" and meta["tag_names"] == list(MTG_JAMENDO_TAGS)
     assert (meta["window_s"], meta["hop_s"], meta["sample_rate"]) == (3.0, 3.0, SR)
+
+
+def test_short_clip_is_encoded_at_its_real_length(tiny_checkpoint):
+    """The model pools over time itself: a 1-s clip is its own 1-s input, not 2 s of zeros."""
+    path, state = tiny_checkpoint
+    encoder = MusicnnEncoder(weights_path=str(path))
+    short = np.random.default_rng(3).normal(0, 0.1, SR).astype(np.float32)
+    emb = encoder.embed([torch.from_numpy(short)])[0]
+    ref = reference_forward(state, short)
+    torch.testing.assert_close(emb[2, :200], ref["embedding"][0], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(emb[1, :192], ref["mid"][0].mean(-1), rtol=1e-4, atol=1e-4)
+    zero_padded = encoder.embed([F.pad(torch.from_numpy(short), (0, 2 * SR))])[0]
+    assert not torch.allclose(emb, zero_padded, atol=1e-3)
 
 
 def test_denormal_weights_are_flushed_on_load(tmp_path):

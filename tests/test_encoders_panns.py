@@ -13,32 +13,17 @@ import torch.nn.functional as F
 from emofx.encoders import weights
 from emofx.encoders.panns import Cnn14, PannsEncoder
 from tests.test_encoders_musicnn import instantiate_model_config
+from tests.tiny_models import TINY_CNN14_CHANNELS as TINY_CHANNELS
+from tests.tiny_models import tiny_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 32_000
-TINY_CHANNELS = (4, 8, 8, 16, 16, 32)
 
 
 @pytest.fixture(autouse=True)
 def isolated_weights_lookup(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv(weights.WEIGHTS_DIR_ENV, raising=False)
-
-
-def tiny_state_dict(classes: int = 7) -> dict[str, torch.Tensor]:
-    """A random tiny CNN14 (real front end: 1024-point STFT, 64 mels) with random BN statistics."""
-    torch.manual_seed(0)
-    state = Cnn14(TINY_CHANNELS, classes_num=classes).state_dict()
-    for key, value in state.items():
-        if key.endswith("running_var"):
-            state[key] = torch.rand_like(value) + 0.5
-        elif key.endswith(("running_mean", "bn1.bias", "bn2.bias")):
-            state[key] = torch.randn_like(value) * 0.1
-        elif key.endswith(("bn1.weight", "bn2.weight")):
-            state[key] = torch.rand_like(value) + 0.5
-    state["bn0.running_mean"] = torch.full((64,), -30.0)
-    state["bn0.running_var"] = torch.full((64,), 300.0)
-    return state
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +124,19 @@ def test_encoder_windows_and_pools_long_audio(tiny_checkpoint):
     assert torch.all(emb[0, 2, 8:] == 0)
     embedding = torch.stack([r[1][0] for r in refs]).mean(0)
     torch.testing.assert_close(emb[0, 6], embedding, rtol=1e-3, atol=1e-3)
+
+
+def test_short_clip_is_encoded_at_its_real_length(tiny_checkpoint):
+    """As the PANNs release's inference: the clip as it is, no zero padding to the window."""
+    path, state = tiny_checkpoint
+    encoder = PannsEncoder(weights_path=str(path), window_s=2.0)
+    short = np.random.default_rng(3).normal(0, 0.1, SR // 2).astype(np.float32)
+    emb = encoder.embed([torch.from_numpy(short)])[0]
+    ref_blocks, ref_embedding = reference_forward(state, short)
+    torch.testing.assert_close(emb[6], ref_embedding[0], rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(emb[1, :8], ref_blocks[1].mean(dim=(2, 3))[0], rtol=1e-3, atol=1e-3)
+    zero_padded = encoder.embed([F.pad(torch.from_numpy(short), (0, 2 * SR - SR // 2))])[0]
+    assert not torch.allclose(emb, zero_padded, atol=1e-3)
 
 
 def test_checkpoint_without_model_entry_is_rejected(tmp_path):

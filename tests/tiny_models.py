@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import (
@@ -27,8 +28,16 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
+from emofx.encoders.musicnn import Musicnn
+from emofx.encoders.panns import Cnn14
+
 # --- MERT-v1 ----------------------------------------------------------------------------------
+# The architecture flags of the published config.json files. Both use a group-normed CNN front end
+# without conv biases (wav2vec2-base style); 330M adds the pre-LN ("stable layer norm") transformer.
+MERT_V1_95M_STYLE = dict(do_stable_layer_norm=False, feat_extract_norm="group", conv_bias=False)
+MERT_V1_330M_STYLE = dict(do_stable_layer_norm=True, feat_extract_norm="group", conv_bias=False)
 TINY_MERT = dict(
+    **MERT_V1_95M_STYLE,
     hidden_size=32,
     num_hidden_layers=2,
     num_attention_heads=4,
@@ -39,8 +48,11 @@ TINY_MERT = dict(
     num_conv_pos_embeddings=16,
     num_conv_pos_embedding_groups=4,
 )
+# A tiny 330M-style checkpoint, with more layers than the 95M-style one so the two differ in depth.
+TINY_MERT_330M = {**TINY_MERT, **MERT_V1_330M_STYLE, "num_hidden_layers": 3}
 # m-a-p/MERT-v1-95M's architecture (its config.json), for full-size benchmarks with random weights.
 MERT_V1_95M = dict(
+    **MERT_V1_95M_STYLE,
     hidden_size=768,
     num_hidden_layers=12,
     num_attention_heads=12,
@@ -51,8 +63,15 @@ MERT_V1_95M = dict(
     num_conv_pos_embeddings=128,
     num_conv_pos_embedding_groups=16,
 )
-# MERT-v1-330M differs in these (pre-LN transformer, layer-normed CNN): used for the 25-layer case.
-MERT_V1_330M_STYLE = dict(do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=True)
+# m-a-p/MERT-v1-330M's architecture (25 hidden states of 1024).
+MERT_V1_330M = {
+    **MERT_V1_95M,
+    **MERT_V1_330M_STYLE,
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "intermediate_size": 4096,
+}
 MERT_EXTRA_FIELDS = dict(
     feature_extractor_cqt=False,
     feature_extractor_cqt_bins=336,
@@ -244,3 +263,102 @@ def write_qwen2_audio(
     extractor.save_pretrained(directory)  # preprocessor_config.json, as in the published repo
     tokenizer.save_pretrained(directory)
     return model, weight_map
+
+
+# --- Musicnn and PANNs (plain PyTorch checkpoints) ----------------------------------------------
+TINY_CNN14_CHANNELS = (4, 8, 8, 16, 16, 32)
+
+
+def musicnn_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Musicnn-shaped random weights, BN statistics included, front-end buffers as upstream."""
+    torch.manual_seed(seed)
+    model = Musicnn()
+    state = model.state_dict()
+    for key, value in state.items():
+        if key.startswith("spec.") or not value.is_floating_point():
+            continue
+        if key.endswith("running_var"):
+            state[key] = torch.rand_like(value) + 0.5
+        elif key.endswith(("running_mean", "bias")):
+            state[key] = torch.randn_like(value) * 0.1
+        elif key.endswith("bn.weight"):
+            state[key] = torch.randn_like(value)  # negative BN scales exercise the min-pool path
+    state["spec_bn.running_mean"] = torch.tensor([-40.0])
+    state["spec_bn.running_var"] = torch.tensor([400.0])
+    return state
+
+
+def tiny_state_dict(classes: int = 7) -> dict[str, torch.Tensor]:
+    """A random tiny CNN14 (real front end: 1024-point STFT, 64 mels) with random BN statistics."""
+    torch.manual_seed(0)
+    state = Cnn14(TINY_CNN14_CHANNELS, classes_num=classes).state_dict()
+    for key, value in state.items():
+        if key.endswith("running_var"):
+            state[key] = torch.rand_like(value) + 0.5
+        elif key.endswith(("running_mean", "bn1.bias", "bn2.bias")):
+            state[key] = torch.randn_like(value) * 0.1
+        elif key.endswith(("bn1.weight", "bn2.weight")):
+            state[key] = torch.rand_like(value) + 0.5
+    state["bn0.running_mean"] = torch.full((64,), -30.0)
+    state["bn0.running_var"] = torch.full((64,), 300.0)
+    return state
+
+
+def write_musicnn(path: Path, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random Musicnn weights saved as upstream did: a plain state dict, legacy format."""
+    state = musicnn_state_dict(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    return state
+
+
+def write_panns(path: Path) -> dict[str, torch.Tensor]:
+    """A tiny CNN14 in the official on-disk format: ``torch.save({"model": state_dict})``."""
+    state = tiny_state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": state}, path)
+    return state
+
+
+# --- lightning_configs/embed.<name>.yaml pointed at tiny checkpoints -----------------------------
+CONFIGS = Path(__file__).resolve().parents[1] / "lightning_configs"
+# Extra config names (not shipped): the shipped config they start from.
+EXTRA_CONFIGS = {"mert330": "mert"}
+
+
+def write_tiny_encoder_configs(
+    checkpoints: Path, configs: Path, musicnn_weights: Path | None = None
+) -> dict[str, Path]:
+    """Every shipped ``embed.<name>.yaml`` (plus ``mert330``, a MERT-v1-330M-style checkpoint)
+    written to ``configs`` with its init args pointed at a tiny checkpoint under ``checkpoints``;
+    ``musicnn_weights`` (e.g. the real file) replaces the tiny Musicnn weights. Returns
+    ``{name: config path}``."""
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    configs.mkdir(parents=True, exist_ok=True)
+    if musicnn_weights is None:
+        musicnn_weights = checkpoints / "musicnn_mtg_jamendo.pth"
+        write_musicnn(musicnn_weights)
+    write_panns(checkpoints / "Cnn14_mAP=0.431.pth")
+    write_mert(checkpoints / "mert95", TINY_MERT)
+    write_mert(checkpoints / "mert330", TINY_MERT_330M, weights="bin")
+    write_clap(checkpoints / "clap")
+    write_qwen2_audio(checkpoints / "qwen2_audio")
+    init_args = {
+        "musicnn": {"weights_path": str(musicnn_weights), "allow_download": False},
+        "panns": {"weights_path": str(checkpoints / "Cnn14_mAP=0.431.pth")},
+        "mert": {"model": str(checkpoints / "mert95")},
+        "mert330": {"model": str(checkpoints / "mert330")},
+        "clap": {"model": str(checkpoints / "clap")},
+        # the tiny Whisper front end takes 1 s (the real one 30 s)
+        "qwen2_audio": {"model": str(checkpoints / "qwen2_audio"), "window_s": 1.0, "hop_s": 1.0},
+    }
+    names = [p.name.removeprefix("embed.").removesuffix(".yaml") for p in CONFIGS.glob("embed.*")]
+    paths = {}
+    for name in sorted(names) + sorted(EXTRA_CONFIGS):
+        config = yaml.safe_load(
+            (CONFIGS / f"embed.{EXTRA_CONFIGS.get(name, name)}.yaml").read_text()
+        )
+        config["model"]["init_args"].update(init_args.get(name, {}))
+        paths[name] = configs / f"embed.{name}.yaml"
+        paths[name].write_text(yaml.safe_dump(config, sort_keys=False))
+    return paths

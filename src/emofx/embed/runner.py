@@ -14,17 +14,19 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, RichProgressBar
 from lightning.pytorch.cli import instantiate_class
+from rich.console import Console
 
 from emofx.embed.datamodule import PairDataModule, n_shards, plan_batches, prepared_track_loader
 from emofx.embed.frames import FRAME_KEYS, FrameEmbedder, FrameSpec
 from emofx.embed.store import EmbeddingStore
 from emofx.encoders.base import Encoder
 from emofx.fx.conditions import Condition
-from emofx.fx.render import check_renderable
+from emofx.fx.render import unrenderable
 from emofx.lightning_config import read_lightning_config
 from emofx.tracking import stable_hash
 
 PAIR_KEYS = ("embedding", "track", "condition", "lufs_in", "lufs_out")
+console = Console(stderr=True)
 DATA_DEFAULTS = {"batch_size": 8, "shard_tracks": 32, "render_threads": 2, "num_workers": 1}
 
 
@@ -40,6 +42,17 @@ class EncoderConfig:
     def from_yaml(cls, path: str | Path) -> EncoderConfig:
         config = read_lightning_config(path, DATA_DEFAULTS, "embed.encoders")
         return cls(config.model, config.trainer, config.data)
+
+    def encoder_class(self) -> type[Encoder]:
+        module, _, name = self.model["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, Encoder)):
+            raise TypeError(f"{self.model['class_path']} is not an emofx Encoder")
+        return cls
+
+    def sample_rate(self) -> int:
+        """The rate the built encoder will work at, read without loading any weights."""
+        return self.encoder_class().config_sample_rate(self.model["init_args"])
 
     def build_encoder(self) -> Encoder:
         encoder = instantiate_class((), self.model)
@@ -103,6 +116,13 @@ def embed_dataset(
     """
     started = time.perf_counter()
     encoder = config.build_encoder()
+    prepared_rate = config.sample_rate()
+    if encoder.sample_rate != prepared_rate:
+        raise ValueError(
+            f"{config.model['class_path']} works at {encoder.sample_rate} Hz but its config "
+            f"announces {prepared_rate} Hz (the rate prepare decoded the audio at): "
+            f"{type(encoder).__name__}.config_sample_rate must read the rate the model uses"
+        )
     module: L.LightningModule = encoder if frames is None else FrameEmbedder(encoder, frames)
     store = EmbeddingStore(out_dir)
     track_ids = manifest["track_id"].astype(str).tolist()
@@ -121,7 +141,14 @@ def embed_dataset(
     if store.is_complete(inputs_hash):
         return EmbedResult(store, True, n_pairs, time.perf_counter() - started, 0.0)
 
-    check_renderable(conditions, encoder.sample_rate)  # fail now, not after hours of extraction
+    # find conditions that cannot render at this rate now, not after hours of extraction
+    skipped = unrenderable(conditions, encoder.sample_rate)
+    for cid, reason in skipped.items():
+        console.print(
+            f"[yellow]embed {encoder.name}: skipping condition {cid} (cannot render at "
+            f"{encoder.sample_rate} Hz): {reason}[/yellow]"
+        )
+    conditions = [c for c in conditions if c.id not in skipped]
     L.seed_everything(seed, verbose=False)
     store.prepare_partial(inputs_hash)
     specs = plan_batches(
@@ -151,7 +178,12 @@ def embed_dataset(
     trainer.strategy.barrier()
     if trainer.is_global_zero:
         index = manifest[["track_id", "split"]].astype({"track_id": str}).reset_index(drop=True)
-        meta = {**description, "inputs_hash": inputs_hash, "data_hash": data_hash}
+        meta = {
+            **description,
+            "inputs_hash": inputs_hash,
+            "data_hash": data_hash,
+            "skipped_conditions": skipped,
+        }
         store.assemble(
             n_shards(len(track_ids), config.data["shard_tracks"]),
             [c.id for c in conditions],
@@ -162,15 +194,10 @@ def embed_dataset(
     return EmbedResult(store, False, n_pairs, time.perf_counter() - started, audio_seconds)
 
 
-def encoder_sample_rate(config_path: str | Path) -> int:
-    """The working sample rate an encoder config asks for, without building the model.
-
-    The prepare stage decodes audio once per rate, so it must know the rates before any (possibly
-    multi-GB) model is loaded: ``init_args.sample_rate`` if given, else the class's default.
-    """
-    model = EncoderConfig.from_yaml(config_path).model
-    if "sample_rate" in (model.get("init_args") or {}):
-        return int(model["init_args"]["sample_rate"])
-    module, _, name = model["class_path"].rpartition(".")
-    cls = getattr(importlib.import_module(module), name)
-    return int(cls.sample_rate)
+def encoder_sample_rate(config: str | Path | EncoderConfig) -> int:
+    """The working sample rate of an encoder config (a path or a read config), without building
+    the model: the prepare stage decodes audio once per rate before any (possibly multi-GB) model
+    is loaded. :meth:`Encoder.config_sample_rate` reads init args and small checkpoint configs."""
+    if not isinstance(config, EncoderConfig):
+        config = EncoderConfig.from_yaml(config)
+    return config.sample_rate()

@@ -3,6 +3,10 @@
 An encoder is a frozen LightningModule. It sees mono float audio at its own ``sample_rate``; long
 audio is cut into ``window_s``/``hop_s`` windows here, each window is encoded into one vector per
 layer by :meth:`Encoder.encode_windows`, and windows are pooled per item (mean, or mean and std).
+Audio shorter than a window is passed on at its real length, never zero-padded here: each encoder
+pads (or not) the way its model was trained (repeat-padding, an attention mask, the real length).
+The working rate must be known before a model is built (prepare decodes at it):
+:meth:`Encoder.config_sample_rate` reads it from the init arguments and small config files only.
 Layers may differ in width (e.g. Musicnn front end 561, embedding 200, tags 50): the stored array is
 ``[n_layers, max_dim]`` zero-padded, with the true widths in :meth:`layer_dims` (recorded in the
 embedding store's ``meta.json``).
@@ -11,9 +15,10 @@ embedding store's ``meta.json``).
 from __future__ import annotations
 
 import hashlib
+import inspect
 from abc import abstractmethod
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -46,10 +51,36 @@ def frame_starts(n_samples: int, window: int, hop: float) -> list[int]:
 
 
 def cut_windows(audio: torch.Tensor, window: int, hop: int) -> torch.Tensor:
-    """``[samples]`` → ``[n_windows, window]``; audio shorter than a window is zero-padded."""
+    """``[samples]`` → ``[n_windows, window]``; audio shorter than a window is zero-padded.
+
+    For fixed-size inputs (the spectrogram models' chunk images); encoders use
+    :func:`split_windows`, which keeps a short clip at its real length.
+    """
     if audio.shape[-1] < window:
         audio = torch.nn.functional.pad(audio, (0, window - audio.shape[-1]))
-    return torch.stack([audio[s : s + window] for s in window_starts(audio.shape[-1], window, hop)])
+    return torch.stack(split_windows(audio, window, hop))
+
+
+def split_windows(audio: torch.Tensor, window: int, hop: int) -> list[torch.Tensor]:
+    """``[samples]`` → windows of ``window`` samples; audio shorter than a window is one window
+    of its own length (only such a clip yields a short window)."""
+    return [audio[s : s + window] for s in window_starts(audio.shape[-1], window, hop)]
+
+
+def encode_by_length(
+    windows: Sequence[torch.Tensor], encode: Callable[[torch.Tensor], list[torch.Tensor]]
+) -> list[torch.Tensor]:
+    """Run ``encode`` (``[n, samples]`` → per-layer ``[n, dim]``) once per group of equally long
+    windows, so every window is encoded at its real length; outputs keep the input order."""
+    groups: dict[int, list[int]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(w.shape[-1], []).append(i)
+    order, results = [], []
+    for indices in groups.values():
+        order.extend(indices)
+        results.append(encode(torch.stack([windows[i] for i in indices])))
+    inverse = torch.argsort(torch.tensor(order))
+    return [torch.cat([r[layer] for r in results])[inverse] for layer in range(len(results[0]))]
 
 
 class Encoder(L.LightningModule):
@@ -83,8 +114,31 @@ class Encoder(L.LightningModule):
         """Width of each layer's per-window vector (before window pooling)."""
 
     @abstractmethod
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
-        """``[n, window_samples]`` → one ``[n, dim_l]`` tensor per layer (time-pooled inside)."""
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``n`` mono windows → one ``[n, dim_l]`` tensor per layer (time-pooled inside).
+
+        Windows are ``window_s`` long except for clips shorter than a window, which come at
+        their real length (a ``[n, samples]`` tensor is a valid argument too).
+        """
+
+    @classmethod
+    def config_sample_rate(cls, init_args: Mapping[str, Any]) -> int:
+        """The rate an encoder built with ``init_args`` will work at, without building it.
+
+        Default: an explicit ``sample_rate`` argument, else the ``__init__`` default of one,
+        else the class attribute. Encoders whose rate comes from a checkpoint override this to
+        read the checkpoint's small config files (never the weights).
+        """
+        rate = cls.init_arg(init_args, "sample_rate")
+        return int(cls.sample_rate if rate is inspect.Parameter.empty else rate)
+
+    @classmethod
+    def init_arg(cls, init_args: Mapping[str, Any], name: str) -> Any:
+        """``init_args[name]``, else the ``__init__`` default (``Parameter.empty``: neither)."""
+        if name in init_args:
+            return init_args[name]
+        parameter = inspect.signature(cls.__init__).parameters.get(name)
+        return inspect.Parameter.empty if parameter is None else parameter.default
 
     def checkpoint_id(self) -> str:
         """Content hash of the weights (sha256 over the state dict); recorded in the store meta."""
@@ -122,15 +176,15 @@ class Encoder(L.LightningModule):
         for audio in audios:
             audio = audio.to(self.device, torch.float32).flatten()
             if self.window_s is None:
-                w = audio.unsqueeze(0)
+                w = [audio]
             else:
-                w = cut_windows(
+                w = split_windows(
                     audio,
                     int(round(self.window_s * self.sample_rate)),
                     int(round(self.hop_s * self.sample_rate)),
                 )
-            counts.append(w.shape[0])
-            windows.append(w)
+            counts.append(len(w))
+            windows.extend(w)
         per_layer = self._encode_in_batches(windows)
         dims = self.layer_dims()
         out = torch.zeros(len(audios), len(dims), max(dims), dtype=torch.float32)
@@ -177,24 +231,13 @@ class Encoder(L.LightningModule):
         The default encodes each frame as a window; encoders that compute features on a shared
         time axis (handcrafted) override it to compute once and pool per frame.
         """
-        if audio.shape[-1] < window:
-            audio = torch.nn.functional.pad(audio, (0, window - audio.shape[-1]))
-        frames = torch.stack([audio[s : s + window] for s in starts])
-        results = [
-            self.encode_windows(frames[i : i + self.window_batch_size])
-            for i in range(0, frames.shape[0], self.window_batch_size)
-        ]
-        return [torch.cat([r[layer] for r in results]) for layer in range(len(results[0]))]
+        return self._encode_in_batches([audio[s : s + window] for s in starts])
 
     def _encode_in_batches(self, windows: list[torch.Tensor]) -> list[torch.Tensor]:
-        if self.window_s is None:  # whole clips of unequal length: one at a time
-            results = [self.encode_windows(w) for w in windows]
-        else:
-            flat = torch.cat(windows)
-            results = [
-                self.encode_windows(flat[i : i + self.window_batch_size])
-                for i in range(0, flat.shape[0], self.window_batch_size)
-            ]
+        results = [
+            self.encode_windows(windows[i : i + self.window_batch_size])
+            for i in range(0, len(windows), self.window_batch_size)
+        ]
         return [torch.cat([r[layer] for r in results]) for layer in range(len(results[0]))]
 
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:

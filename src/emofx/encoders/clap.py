@@ -2,8 +2,10 @@
 
 Only the audio half of the checkpoint is materialised (``ClapAudioModelWithProjection``); the text
 tower's tensors are skipped. Windows are exactly the feature extractor's ``max_length_s`` (10 s)
-or shorter, so its random crop (``rand_trunc`` on longer input) never fires; shorter windows are
-repeat-padded as in training. Fused checkpoints (``enable_fusion``) are refused: their feature
+or shorter, so its random crop (``rand_trunc`` on longer input) never fires; a clip shorter than a
+window reaches the extractor at its real length and is padded by the extractor's own rule
+(``repeatpad``: tiled, then zero-padded, as in training). The working rate is the extractor's
+``sampling_rate`` (48 kHz). Fused checkpoints (``enable_fusion``) are refused: their feature
 extractor marks a random item of each batch as "longer", which would leak randomness in.
 
 Layers: the patch embedding and each Swin stage's output before its patch merging (token mean:
@@ -14,12 +16,15 @@ embedding, and the L2-normalised projection used for text-audio similarity
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from transformers import ClapAudioModelWithProjection, ClapConfig, ClapFeatureExtractor
 
 from emofx.encoders.base import Encoder, Pooling
-from emofx.encoders.hf_loading import resolve_model_dir
+from emofx.encoders.hf_loading import preprocessor_sampling_rate, resolve_model_dir
 
 
 class ClapAudioTower(ClapAudioModelWithProjection):
@@ -88,6 +93,12 @@ class ClapEncoder(Encoder):
         self.model, self.extractor = audio, extractor
         self.sample_rate = extractor.sampling_rate
 
+    @classmethod
+    def config_sample_rate(cls, init_args: Mapping[str, Any]) -> int:
+        return preprocessor_sampling_rate(
+            cls.init_arg(init_args, "model"), revision=cls.init_arg(init_args, "revision")
+        )
+
     def _stage_dims(self) -> list[int]:
         config = self.model.config
         return [config.patch_embeds_hidden_size * 2**i for i in range(len(config.depths))]
@@ -104,9 +115,11 @@ class ClapEncoder(Encoder):
     def describe(self) -> dict:
         return {**super().describe(), "model": self.source, "revision": self.revision}
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """A clip shorter than the window goes to the feature extractor at its real length, which
+        pads it its own way (``repeatpad`` for the LAION checkpoints, as in training)."""
         features = self.extractor(
-            list(windows.float().cpu().numpy()),
+            [w.float().cpu().numpy() for w in windows],
             sampling_rate=self.sample_rate,
             truncation="rand_trunc",  # never crops: windows are at most max_length_s long
             return_tensors="pt",

@@ -9,6 +9,7 @@ which model and file are missing and how to point the encoder at a local copy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -78,6 +79,13 @@ def resolve_snapshot(model: str | PathLike, *, revision: str | None = None) -> P
     return _from_hub(
         repo_id, "a snapshot", revision, lambda: snapshot_download(repo_id, revision=revision)
     )
+
+
+def preprocessor_sampling_rate(model: str | PathLike, *, revision: str | None = None) -> int:
+    """``sampling_rate`` of a checkpoint's ``preprocessor_config.json`` (its feature extractor's
+    input rate), read without loading anything else."""
+    path = resolve_file(model, "preprocessor_config.json", revision=revision)
+    return int(json.loads(path.read_text())["sampling_rate"])
 
 
 def resolve_first(

@@ -8,7 +8,10 @@ changes the features instead of being normalised away.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 
 from emofx.encoders.base import Encoder, Pooling, cut_windows
 from emofx.encoders.melspec import MelSpectrogram, power_to_db
@@ -65,6 +68,14 @@ class LogMelEncoder(Encoder):
     def window_layer_dims(self) -> list[int]:
         return [2 * N_MELS]
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
-        images = chunk_images(self.frontend, windows)
-        return [torch.cat([images.mean(dim=-1), images.std(dim=-1, unbiased=False)], dim=1)]
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Band statistics over the frames a window really has (a clip shorter than 3 s is
+        zero-padded to the chunk for the STFT, but its padding frames are left out)."""
+        chunk = round(CHUNK_S * SAMPLE_RATE)
+        padded = torch.stack([F.pad(w, (0, chunk - w.shape[-1])) for w in windows])
+        images = chunk_images(self.frontend, padded)
+        n_frames = torch.tensor([min(N_FRAMES, 1 + w.shape[-1] // HOP_LENGTH) for w in windows])
+        valid = (torch.arange(N_FRAMES)[None] < n_frames[:, None]).to(images.dtype)[:, None]
+        mean = (images * valid).sum(-1) / n_frames[:, None]
+        var = (((images - mean[..., None]) * valid) ** 2).sum(-1) / n_frames[:, None]
+        return [torch.cat([mean, var.sqrt()], dim=1)]

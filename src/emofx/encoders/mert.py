@@ -26,12 +26,15 @@ after the final layer norm, as in the MERT release).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
-from emofx.encoders.base import Encoder, Pooling
-from emofx.encoders.hf_loading import resolve_model_dir
+from emofx.encoders.base import Encoder, Pooling, encode_by_length
+from emofx.encoders.hf_loading import resolve_file, resolve_model_dir
 
 # MERTConfig fields that HubertConfig does not know, with the only values this loader accepts
 # (None: any value, consumed below or irrelevant to inference).
@@ -70,6 +73,24 @@ def hubert_config_from_mert(mert: dict, source: str) -> HubertConfig:
     return HubertConfig(**fields, tie_last_hidden_states=True)
 
 
+def mert_sample_rate(directory: Path, mert: dict[str, Any]) -> int:
+    """The checkpoint's input rate: config ``sample_rate``, checked against the preprocessor."""
+    preprocessor = json.loads((directory / "preprocessor_config.json").read_text())
+    sample_rate = int(mert.get("sample_rate", preprocessor["sampling_rate"]))
+    if preprocessor["sampling_rate"] != sample_rate:
+        raise MertCheckpointError(
+            f"{directory}: preprocessor sampling_rate {preprocessor['sampling_rate']} != model "
+            f"sample_rate {sample_rate}"
+        )
+    return sample_rate
+
+
+def mert_config_dir(model: str, revision: str | None) -> Path:
+    """Directory holding the checkpoint's config.json and preprocessor_config.json."""
+    resolve_file(model, "preprocessor_config.json", revision=revision)
+    return resolve_file(model, "config.json", revision=revision).parent
+
+
 def load_mert(
     model: str, revision: str | None = None
 ) -> tuple[HubertModel, Wav2Vec2FeatureExtractor, int]:
@@ -89,12 +110,7 @@ def load_mert(
             + "; ".join(f"{k}: {v}" for k, v in problems.items() if v)
         )
     extractor = Wav2Vec2FeatureExtractor.from_pretrained(directory)
-    sample_rate = int(mert.get("sample_rate", extractor.sampling_rate))
-    if extractor.sampling_rate != sample_rate:
-        raise MertCheckpointError(
-            f"{directory}: preprocessor sampling_rate {extractor.sampling_rate} != model "
-            f"sample_rate {sample_rate}"
-        )
+    sample_rate = mert_sample_rate(directory, mert)
     return hubert.eval().requires_grad_(False), extractor, sample_rate
 
 
@@ -117,6 +133,12 @@ class MertEncoder(Encoder):
         self.revision = revision
         self.model, self.extractor, self.sample_rate = load_mert(model, revision)
 
+    @classmethod
+    def config_sample_rate(cls, init_args: Mapping[str, Any]) -> int:
+        model, revision = cls.init_arg(init_args, "model"), cls.init_arg(init_args, "revision")
+        directory = mert_config_dir(model, revision)
+        return mert_sample_rate(directory, json.loads((directory / "config.json").read_text()))
+
     def layer_names(self) -> list[str]:
         return [f"layer_{i:02d}" for i in range(self.model.config.num_hidden_layers + 1)]
 
@@ -126,7 +148,12 @@ class MertEncoder(Encoder):
     def describe(self) -> dict:
         return {**super().describe(), "model": self.source, "revision": self.revision}
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """A clip shorter than a window is encoded (and normalised) at its real length: the
+        same as a padded batch with an attention mask, without padding frames in the mean."""
+        return encode_by_length(windows, self._encode)
+
+    def _encode(self, windows: torch.Tensor) -> list[torch.Tensor]:
         inputs = self.extractor(
             list(windows.float().cpu().numpy()),
             sampling_rate=self.sample_rate,

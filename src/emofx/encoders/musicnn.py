@@ -14,6 +14,7 @@ MTG-Jamendo and MagnaTagATune checkpoints load strictly into :class:`Musicnn`:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emofx.encoders.base import Encoder, Pooling
+from emofx.encoders.base import Encoder, Pooling, encode_by_length
 from emofx.encoders.melspec import MelSpectrogram, power_to_db
 from emofx.encoders.musicnn_tags import MTAT_TAGS, MTG_JAMENDO_TAGS
 from emofx.encoders.weights import (
@@ -174,7 +175,12 @@ class MusicnnEncoder(Encoder):
     def window_layer_dims(self) -> list[int]:
         return [FRONT_END_DIM, 3 * MID_END_CHANNELS, EMBEDDING_DIM, len(self.tag_names)]
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """A clip shorter than a window is encoded at its real length: the model pools over
+        time itself (the upstream release has no padding rule; its extractor needs >= 3 s)."""
+        return encode_by_length(windows, self._encode)
+
+    def _encode(self, windows: torch.Tensor) -> list[torch.Tensor]:
         out = self.model(windows)
         return [out.front_end.mean(-1), out.mid_end.mean(-1), out.embedding, out.tags]
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from scipy.signal import get_window
 from torch import nn
 
-from emofx.encoders.base import Encoder, Pooling
+from emofx.encoders.base import Encoder, Pooling, encode_by_length
 from emofx.encoders.melspec import mel_filterbank, power_to_db
 from emofx.encoders.weights import PANNS_CNN14, load_checkpoint, load_strict, resolve_weights
 
@@ -173,6 +173,11 @@ class PannsEncoder(Encoder):
         widths = [block.conv2.out_channels for block in self.model.blocks()]
         return widths + [self.model.fc1.out_features]
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """A clip shorter than a window is encoded at its real length, as the PANNs release's
+        inference does (no padding to 10 s)."""
+        return encode_by_length(windows, self._encode)
+
+    def _encode(self, windows: torch.Tensor) -> list[torch.Tensor]:
         blocks, embedding = self.model(windows)
         return [b.mean(dim=(2, 3)) for b in blocks] + [embedding]

@@ -11,15 +11,21 @@ Layers: the convolutional embedding (input to the first transformer layer), ever
 layer's output (1280-d at 50 Hz), and the encoder output (2x average-pooled + layer norm, 25 Hz:
 what the language model receives through its projector).
 
-``representation="decoder"`` is the paper-parity option: the mean over tokens of the language
-model's last hidden state for a prompt holding the audio. It needs the full 7B model (all shards,
-~16 GB in bf16) and a CUDA GPU; on a machine without one it refuses to start.
+``representation="decoder"`` is the paper-parity option (Katsis et al. 2025, "Exploring How Audio
+Effects Alter Emotion with Foundation Models"): the full model in float16, a prompt holding the
+audio, and the mean of the language model's last hidden state over the audio tokens only (the
+``<|AUDIO|>`` placeholders, as many as the clip's real length gives; text and padding tokens are
+left out). Under causal attention those states depend only on the prompt text *before* the audio,
+so a prompt's instruction after ``<|audio_eos|>`` does not change them. It needs the full 7B model
+(all shards, ~16 GB in fp16) and a CUDA GPU; on a machine without one it refuses to start.
+Where emofx differs from the paper on purpose is listed in docs/encoders.md.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import torch
 from safetensors import safe_open
@@ -33,12 +39,20 @@ from transformers import Qwen2AudioEncoder as AudioTower
 from transformers.masking_utils import create_bidirectional_mask
 
 from emofx.encoders.base import Encoder, Pooling
-from emofx.encoders.hf_loading import resolve_file, resolve_snapshot
+from emofx.encoders.hf_loading import (
+    preprocessor_sampling_rate,
+    resolve_file,
+    resolve_snapshot,
+)
 
 AUDIO_PREFIX = "audio_tower."
 INDEX_FILE = "model.safetensors.index.json"
-# The Qwen2-Audio-7B model card's captioning prompt; <|AUDIO|> is expanded to the audio tokens.
-DEFAULT_PROMPT = "<|audio_bos|><|AUDIO|><|audio_eos|>Generate the caption in English:"
+# The paper-parity prompt. NOT verified against the paper (its text does not print the prompt):
+# the Qwen2-Audio-7B model card's captioning prompt. <|AUDIO|> is expanded to the audio tokens;
+# only those are pooled, and they see only "<|audio_bos|>" before them (causal attention), so the
+# instruction after the audio does not change the embedding.
+PAPER_PARITY_PROMPT = "<|audio_bos|><|AUDIO|><|audio_eos|>Generate the caption in English:"
+PAPER_PARITY_DTYPE = torch.float16
 Representation = Literal["encoder", "decoder"]
 
 
@@ -88,9 +102,9 @@ def load_audio_tower(
 def load_full_model(
     model: str, revision: str | None = None
 ) -> tuple[Qwen2AudioForConditionalGeneration, AutoProcessor]:
-    """The whole Qwen2-Audio model in bf16 (language model included) and its processor."""
+    """The whole Qwen2-Audio model in fp16 (language model included) and its processor."""
     directory = resolve_snapshot(model, revision=revision)
-    full = Qwen2AudioForConditionalGeneration.from_pretrained(directory, dtype=torch.bfloat16)
+    full = Qwen2AudioForConditionalGeneration.from_pretrained(directory, dtype=PAPER_PARITY_DTYPE)
     return full.eval().requires_grad_(False), AutoProcessor.from_pretrained(directory)
 
 
@@ -105,7 +119,7 @@ class Qwen2AudioEncoder(Encoder):
         model: str = "Qwen/Qwen2-Audio-7B",
         revision: str | None = None,
         representation: Representation = "encoder",
-        prompt: str = DEFAULT_PROMPT,
+        prompt: str = PAPER_PARITY_PROMPT,
         window_s: float = 30.0,
         hop_s: float | None = None,
         pooling: Pooling = "mean",
@@ -123,8 +137,9 @@ class Qwen2AudioEncoder(Encoder):
             if not torch.cuda.is_available():
                 raise RuntimeError(
                     "Qwen2-Audio representation='decoder' (paper parity: mean of the language "
-                    "model's last hidden state) runs the full 7B model and needs a CUDA GPU "
-                    "(~16 GB in bf16); none is available. Use representation='encoder' on CPU."
+                    "model's last hidden state over the audio tokens) runs the full 7B model and "
+                    "needs a CUDA GPU (~16 GB in fp16); none is available. Use "
+                    "representation='encoder' on CPU."
                 )
             self.model, self.processor = load_full_model(model, revision)
             self.extractor = self.processor.feature_extractor
@@ -132,12 +147,19 @@ class Qwen2AudioEncoder(Encoder):
             raise ValueError(
                 f"representation must be 'encoder' or 'decoder', got {representation!r}"
             )
+        self.sample_rate = self.extractor.sampling_rate
         max_s = self.extractor.n_samples / self.extractor.sampling_rate
         if not 0 < window_s <= max_s:
             raise ValueError(
                 f"window_s={window_s} must be in (0, {max_s}]: Qwen2-Audio encodes at most "
                 f"{max_s:g} s at once"
             )
+
+    @classmethod
+    def config_sample_rate(cls, init_args: Mapping[str, Any]) -> int:
+        return preprocessor_sampling_rate(
+            cls.init_arg(init_args, "model"), revision=cls.init_arg(init_args, "revision")
+        )
 
     def layer_names(self) -> list[str]:
         if self.representation == "decoder":
@@ -159,8 +181,10 @@ class Qwen2AudioEncoder(Encoder):
             **({"prompt": self.prompt} if self.representation == "decoder" else {}),
         }
 
-    def encode_windows(self, windows: torch.Tensor) -> list[torch.Tensor]:
-        audio = list(windows.float().cpu().numpy())
+    def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """A clip shorter than the window reaches the feature extractor at its real length: its
+        attention mask then marks the padding, which the encoder masks and the means skip."""
+        audio = [w.float().cpu().numpy() for w in windows]
         if self.representation == "decoder":
             return [self._decoder_mean(audio)]
         with float32_on_cpu():
@@ -194,6 +218,8 @@ class Qwen2AudioEncoder(Encoder):
         return [*means, _masked_mean(out.last_hidden_state, pooled_valid)]
 
     def _decoder_mean(self, audio: list) -> torch.Tensor:
+        """Mean of the last hidden state over each item's audio tokens (their count follows the
+        clip's real length: the processor reads it from the feature extractor's mask)."""
         with float32_on_cpu():
             inputs = self.processor(
                 text=[self.prompt] * len(audio),
@@ -203,7 +229,10 @@ class Qwen2AudioEncoder(Encoder):
                 return_tensors="pt",
             ).to(self.device)
         hidden = self.model.model(**inputs).last_hidden_state.float()
-        return _masked_mean(hidden, inputs["attention_mask"].float())
+        audio_tokens = (inputs["input_ids"] == self.model.config.audio_token_id) & inputs[
+            "attention_mask"
+        ].bool()
+        return _masked_mean(hidden, audio_tokens.float())
 
 
 def float32_on_cpu() -> torch.autocast:

@@ -100,19 +100,25 @@ def _load_plugin(
     return pedalboard.load_plugin(path, parameter_values=dict(params), plugin_name=plugin_name)
 
 
-def check_renderable(conditions: list[Condition], sample_rate: float) -> None:
-    """Raise one ``RenderError`` listing every condition that cannot render at ``sample_rate``
-    (an ``eq`` band that closes below this Nyquist, a rate the MP3 encoder lacks, a missing
-    plugin). Renders one second of noise per condition: call it before a long run."""
+def unrenderable(conditions: list[Condition], sample_rate: float) -> dict[str, str]:
+    """``{condition id: reason}`` for every condition that cannot render at ``sample_rate`` (an
+    ``eq`` band that closes below this Nyquist, a rate the MP3 encoder lacks, a missing plugin).
+    Renders one second of noise per condition: call it before a long run."""
     probe = np.random.default_rng(0).uniform(-0.5, 0.5, int(sample_rate)).astype(np.float32)
-    problems = []
+    problems = {}
     for condition in conditions:
         try:
             render(condition, probe, sample_rate)
         except RenderError as exc:
-            problems.append(str(exc))
+            problems[condition.id] = str(exc)
+    return problems
+
+
+def check_renderable(conditions: list[Condition], sample_rate: float) -> None:
+    """Raise one ``RenderError`` listing every condition of :func:`unrenderable`."""
+    problems = unrenderable(conditions, sample_rate)
     if problems:
-        raise RenderError("\n".join(problems))
+        raise RenderError("\n".join(problems.values()))
 
 
 def render_file(
