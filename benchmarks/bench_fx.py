@@ -28,7 +28,9 @@ import numpy as np
 import pedalboard
 
 from emofx.audio import load_audio
-from emofx.fx import integrated_loudness, render, resolve_condition
+from emofx.fx.conditions import resolve_condition
+from emofx.fx.loudness import integrated_loudness
+from emofx.fx.render import render
 
 MUSIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "music-cc"
 

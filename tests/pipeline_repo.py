@@ -91,4 +91,4 @@ def repro(root: Path, *args: str) -> tuple[list[str], str]:
     """Run `dvc repro`; returns the names of the stages that actually ran, and the output."""
     proc = run(["dvc", "repro", *args], root)
     out = proc.stdout + proc.stderr
-    return re.findall(r"Running stage '([\w-]+)'", out), out
+    return re.findall(r"Running stage '([\w@.-]+)'", out), out

@@ -19,7 +19,7 @@ from tests.pipeline_repo import REPO, run, tiny_params
 
 pytestmark = pytest.mark.slow
 
-STAGES = ("synth", "prepare", "conditions", "embed", "probe", "analyze")
+STAGES = ("synth", "rates", "prepare", "conditions", "embed", "probe", "analyze")
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,16 @@ pytestmark = pytest.mark.slow
 # 0.2 fails a probe that learned nothing (R² ≤ 0) or a corpus whose cues are inaudible, with a
 # margin below the worst split seen.
 MIN_CLEAN_TEST_R2_AROUSAL = 0.2
-STAGES = ["synth", "prepare", "conditions", "embed", "probe", "systems", "analyze"]
+STAGES = [
+    "synth",
+    "rates",
+    "prepare",
+    "conditions",
+    "embed@handcrafted",
+    "probe",
+    "systems",
+    "analyze",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +41,7 @@ def project(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("e2e") / "proj", tiny_params())
     ran, out = repro(root)
     assert sorted(ran) == sorted(STAGES), out
-    assert ran.index("embed") < min(ran.index("probe"), ran.index("systems")), out
+    assert ran.index("embed@handcrafted") < min(ran.index("probe"), ran.index("systems")), out
     assert ran[-1] == "analyze", out
     return root
 

@@ -12,7 +12,8 @@ import yaml
 from emofx.embed.runner import EncoderConfig, embed_dataset
 from emofx.fx.conditions import resolve_condition, save_conditions
 from emofx.prepare import prepared_audio_path
-from emofx.systems import SystemsParams, results_table, run_systems
+from emofx.systems.config import SystemsParams
+from emofx.systems.run import results_table, run_systems
 from tests.test_encoders_panns import tiny_state_dict
 
 SR = 32_000

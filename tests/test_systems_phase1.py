@@ -12,11 +12,11 @@ import pytest
 from scipy.stats import spearmanr
 
 from emofx.embed.store import EmbeddingStore
-from emofx.systems import SystemsParams, results_table, run_systems
 from emofx.systems.common import regression_task
-from emofx.systems.config import Phase1Params
+from emofx.systems.config import Phase1Params, SystemsParams
 from emofx.systems.features import feature_sets, pearson_scores, top_k
 from emofx.systems.phase1 import select_features, store_feature_names
+from emofx.systems.run import results_table, run_systems
 from emofx.tracking import stage_run
 from tests.systems_corpus import CONDITIONS, build_corpus
 

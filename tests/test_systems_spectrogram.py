@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from emofx.fx.conditions import resolve_condition, save_conditions
-from emofx.systems import SystemsParams, run_systems
 from emofx.systems.chunks import condition_chunks
+from emofx.systems.config import SystemsParams
+from emofx.systems.run import run_systems
 from emofx.systems.spectrogram import NETWORKS, CNNSEGRUAttention
 from emofx.systems.training import TrainConfig, predict_songs
 from tests.embed_fixtures import make_prepared

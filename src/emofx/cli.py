@@ -186,9 +186,7 @@ def read_sample_rates(params: Params) -> list[int]:
     resolved = json.loads(path.read_text())
     missing = sorted(set(params.embed.encoders) - set(resolved["encoders"]))
     if missing:
-        raise ValueError(
-            f"{path} has no sample rate for encoder(s) {missing}: rerun `emofx rates`"
-        )
+        raise ValueError(f"{path} has no sample rate for encoder(s) {missing}: rerun `emofx rates`")
     return sorted({int(resolved["encoders"][name]) for name in params.embed.encoders})
 
 

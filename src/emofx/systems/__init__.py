@@ -1,8 +1,5 @@
-"""The seed report's modelling family ("Modeling Arousal and Valence in Music") as pipeline systems:
-Phase 1 handcrafted features + SHAP/Pearson selection + classical grid, Phase 2 log-mel networks,
-Phase 3 PANNs + EmotionMLP. See ``docs/systems.md``."""
+"""The seed report's systems (``emofx systems``): ``run.run_systems``, ``config.SystemsParams``.
 
-from emofx.systems.config import SystemsParams
-from emofx.systems.run import results_table, run_systems
-
-__all__ = ["SystemsParams", "results_table", "run_systems"]
+Empty on purpose: params validation imports ``emofx.systems.config`` in every stage, which must not
+load the systems' training code (dvc.yaml deps follow the import graph).
+"""
