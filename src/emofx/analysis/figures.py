@@ -488,7 +488,10 @@ def label_figure(shifts: pd.DataFrame) -> FigurePair | None:
             row=1,
             col=j + 1,
         )
-    caption = "Change in the share of test tracks each label is predicted for (probability ≥ 0.5)."
+    caption = (
+        "Change in the share of test tracks each label is predicted for "
+        "(probability ≥ analysis.label_threshold)."
+    )
     return FigurePair("Multi-label: predicted label rate shifts", caption, fig, pfig)
 
 

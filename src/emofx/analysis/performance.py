@@ -114,7 +114,10 @@ def tasks(pset: PredictionSet, manifest: pd.DataFrame, params: AnalysisParams) -
             Task(
                 "labels",
                 y,
-                {c: f[columns].to_numpy(np.float64)[keep] >= 0.5 for c, f in pset.frames.items()},
+                {  # the same threshold as the truth: a label is present at ≥ label_threshold
+                    c: f[columns].to_numpy(np.float64)[keep] >= params.label_threshold
+                    for c, f in pset.frames.items()
+                },
                 {"f1_micro": f1_micro_labels, "f1_macro": f1_macro_labels},
             )
         )

@@ -52,7 +52,8 @@ def predicted_quadrants(frame: pd.DataFrame) -> np.ndarray:
     return np.select([v & a, ~v & a, ~v & ~a], [1, 2, 3], default=4)
 
 
-def quantities(pset: PredictionSet) -> list[Quantity]:
+def quantities(pset: PredictionSet, label_threshold: float) -> list[Quantity]:
+    """The compared quantities; ``rate_<label>``: probability ≥ ``label_threshold``."""
     frames = pset.frames
     out = []
     if pset.has_regression:
@@ -68,7 +69,8 @@ def quantities(pset: PredictionSet) -> list[Quantity]:
     for label in pset.label_names:
         probs = _column(frames, f"prob_{label}")
         out.append(Quantity(f"prob_{label}", False, probs))
-        out.append(Quantity(f"rate_{label}", True, {c: v >= 0.5 for c, v in probs.items()}))
+        rates = {c: v >= label_threshold for c, v in probs.items()}
+        out.append(Quantity(f"rate_{label}", True, rates))
     return out
 
 
@@ -79,7 +81,7 @@ def _column(frames: dict[str, pd.DataFrame], column: str) -> dict[str, np.ndarra
 def shift_table(pset: PredictionSet, params: AnalysisParams, seed: int) -> pd.DataFrame:
     """One row per (condition ≠ clean, quantity): mean paired shift, CI, test, FDR q-value."""
     rows = []
-    for quantity in quantities(pset):
+    for quantity in quantities(pset, params.label_threshold):
         clean = quantity.values[CLEAN].astype(np.float64)
         family = []
         for cond, values in quantity.values.items():
@@ -138,7 +140,7 @@ def dose_response_table(
         if len(members) < 2:
             continue
         levels = np.array([c.level for c in members])
-        for quantity in quantities(pset):
+        for quantity in quantities(pset, params.label_threshold):
             clean = quantity.values[CLEAN].astype(np.float64)
             shifts = np.stack([quantity.values[c.id] - clean for c in members], axis=1)
             value, (low, high), p = dose_response(levels, shifts, params, seed)
