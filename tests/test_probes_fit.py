@@ -75,12 +75,14 @@ def fitted_statistics(fitted) -> list[np.ndarray]:
 @pytest.mark.parametrize("probe", ["mlp", "xgboost", "ridge", "random_forest"])
 @pytest.mark.parametrize("task", ["regression", "quadrant"])
 def test_no_fitted_statistic_sees_val_or_test_rows(tiny, probe, task):
-    """Test rows never reach a fit; val rows only steer early stopping, never a statistic."""
+    """Test rows never reach a fit; val rows only steer early stopping (and ``auto`` choices,
+    tested in test_probes_classical.py), never a statistic."""
     store, tasks = tiny
     data = tasks[task]
     x = load_features(store, "clean", 1)[data.rows]
     tr = data.mask("train")
-    base = fit_probe(probe, data, x, params(), seed=0)
+    fixed = {"ridge_alpha": 1.0, "random_forest_trees": 30}  # no `auto` choice on val
+    base = fit_probe(probe, data, x, params(classical=fixed), seed=0)
     for stat in fitted_statistics(base):  # the statistics are exactly those of train rows
         assert stat.shape[-1] == x.shape[1]
     if probe != "xgboost":
@@ -90,13 +92,13 @@ def test_no_fitted_statistic_sees_val_or_test_rows(tiny, probe, task):
     # test rows poisoned: the fitted probe must be identical
     x_t, y_t = poisoned(x, data.y, data.mask("test"))
     other = fit_probe(probe, type(data)(data.task, data.outputs, data.rows, y_t, data.split),
-                      x_t, params(), seed=0)  # fmt: skip
+                      x_t, params(classical=fixed), seed=0)  # fmt: skip
     np.testing.assert_array_equal(base.predict(x[~data.mask("test")]),
                                   other.predict(x[~data.mask("test")]))  # fmt: skip
     # val rows poisoned: the input statistics must be identical
     x_v, y_v = poisoned(x, data.y, data.mask("val"))
     other = fit_probe(probe, type(data)(data.task, data.outputs, data.rows, y_v, data.split),
-                      x_v, params(), seed=0)  # fmt: skip
+                      x_v, params(classical=fixed), seed=0)  # fmt: skip
     for a, b in zip(fitted_statistics(base), fitted_statistics(other), strict=True):
         np.testing.assert_array_equal(a, b)
     if probe in ("ridge", "random_forest"):  # no early stopping: val cannot matter at all

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -57,12 +57,18 @@ class MlpParams(StrictModel):
         return self.model_dump(exclude={"config", "max_epochs", "batch_size"}, exclude_none=True)
 
 
-class ClassicalParams(StrictModel):
-    """The seed report's sklearn suite (inputs standardised on train)."""
+Positive = Annotated[float, Field(gt=0)]
 
-    ridge_alpha: float = Field(1.0, gt=0)
-    lasso_alpha: float = Field(0.01, gt=0)
-    svr_c: float = Field(1.0, gt=0)
+
+class ClassicalParams(StrictModel):
+    """The seed report's sklearn suite (inputs standardised on train).
+
+    ``auto`` chooses the regularisation on val from a log grid; the model is then fitted on train.
+    """
+
+    ridge_alpha: Positive | Literal["auto"] = "auto"
+    lasso_alpha: Positive | Literal["auto"] = "auto"
+    svr_c: Positive | Literal["auto"] = "auto"
     random_forest_trees: int = Field(200, gt=0)
     gradient_boosting_trees: int = Field(100, gt=0)
     n_jobs: int = Field(1, gt=0, description="random forest threads")

@@ -1,6 +1,7 @@
 """One entry point to fit any probe on one task: the only place that slices rows for fitting.
 
-Fitters receive train rows (and val rows for early stopping only); test rows never reach them.
+Fitters receive train rows (and val rows for early stopping or choosing a classical probe's
+``auto`` regularisation only); test rows never reach them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class FittedProbe:
     probe: str
     task: TaskName
     model: Any
-    info: dict[str, float] = field(default_factory=dict)
+    info: dict[str, float] = field(default_factory=dict)  # logged as metrics
+    hyperparams: dict[str, float] = field(default_factory=dict)  # as chosen; logged as params
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs ``[n, k]``: values, class probabilities or label probabilities."""
@@ -54,7 +56,7 @@ def fit_probe(
     callbacks: list | None = None,
     logger=None,
 ) -> FittedProbe:
-    """Fit ``probe`` on the train rows of ``x`` (aligned with ``data``); val only for stopping.
+    """Fit ``probe`` on the train rows of ``x`` (aligned with ``data``); val only for choices.
 
     ``overrides`` are hyperparameters (an Optuna trial's); ``callbacks`` are the probe library's
     (Lightning or XGBoost) callbacks, e.g. a pruning callback; ``logger`` a Lightning logger.
@@ -104,7 +106,9 @@ def fit_probe(
         }
         return FittedProbe(probe, data.task, model, info)
     classical = params.classical.model_copy(update=overrides or {})
-    model = fit_classical(probe, data.task, x[tr], data.y[tr], classical, seed)
-    fitted = FittedProbe(probe, data.task, model)
+    model, chosen = fit_classical(
+        probe, data.task, (x[tr], data.y[tr]), (x[va], data.y[va]), classical, seed
+    )
+    fitted = FittedProbe(probe, data.task, model, hyperparams=chosen)
     fitted.info["val/loss"] = classical_val_loss(data.task, data.y[va], fitted.predict(x[va]))
     return fitted

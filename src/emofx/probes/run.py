@@ -298,6 +298,7 @@ def fit_and_log(
                 **{f"n_{s}": int(data.mask(s).sum()) for s in SPLITS},
                 "outputs": ",".join(data.outputs),
                 **{f"tuned.{k}": v for k, v in overrides.items()},
+                **fitted.hyperparams,
             }
         )
         # After the training curves the MLP's logger wrote: the final values are the latest.
