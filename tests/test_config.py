@@ -180,3 +180,24 @@ def test_the_capability_table_matches_the_loaders():
     }
     signature = inspect.signature(generic_csv.load).parameters
     assert CSV_DEFAULTS == {name: signature[name].default for name in CSV_DEFAULTS}
+
+
+def test_emofx_check_says_what_auto_resolved_to(tmp_path):
+    root = tmp_path / "emotify"
+    root.mkdir()
+    path = write(tmp_path, **{**EMOTIFY, "dataset.root": str(root)})
+    path.write_text(
+        path.read_text().replace(
+            "config_dir: lightning_configs", f"config_dir: {REPO}/lightning_configs"
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "emofx.cli", "check", "--params", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "dataset emotify (format emotify): probe tasks: labels; systems: none" in " ".join(
+        proc.stderr.split()
+    )

@@ -408,8 +408,14 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
 
 # --- tools -------------------------------------------------------------------------------------
 def cmd_check(params: Params, args: argparse.Namespace) -> None:
-    """Validate params.yaml and the paths it names, then exit."""
-    console.print("params.yaml is valid")
+    """Validate params.yaml and the paths it names, then exit (says what ``auto`` resolved to)."""
+    from emofx.systems.config import SYSTEM_PHASES
+
+    systems = [p for p in SYSTEM_PHASES if getattr(params.systems, p).enabled]
+    console.print(
+        f"{args.params} is valid: dataset {params.dataset.name} (format {params.dataset.format}): "
+        f"probe tasks: {', '.join(params.probe.tasks)}; systems: {', '.join(systems) or 'none'}"
+    )
 
 
 def cmd_fx_list(args: argparse.Namespace) -> None:
