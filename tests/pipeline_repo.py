@@ -13,7 +13,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "lightning_configs", "src")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "params", "lightning_configs", "src")
 
 
 def tiny_params(**overrides) -> dict:

@@ -441,6 +441,14 @@ def cmd_tag(args: argparse.Namespace) -> None:
     print(tag_command(Path(args.audio), args.checkpoint, args.weights, args.top_k))
 
 
+def cmd_preset(args: argparse.Namespace) -> None:
+    from emofx.presets import apply_preset
+
+    keys = apply_preset(args.name, Path(args.params))
+    console.print(f"{args.params}: preset {args.name!r} set {len(keys)} keys: {', '.join(keys)}")
+    console.print("next: review `git diff params.yaml`, then `dvc repro`")
+
+
 def cmd_data_add(args: argparse.Namespace) -> None:
     from emofx.data_versioning import data_add
 
@@ -502,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--weights", default=None, help="checkpoint file or folder (else lookup)")
     tag.add_argument("--top-k", type=int, default=10)
     tag.set_defaults(tool=cmd_tag)
+    preset = sub.add_parser(
+        "preset", help="merge a protocol preset (params/<name>.yaml) into params"
+    )
+    preset.add_argument("name", help="e.g. paper (params/paper.yaml), or a YAML file")
+    preset.add_argument("--params", default="params.yaml", help="params file to update")
+    preset.set_defaults(tool=cmd_preset)
     data = sub.add_parser("data", help="dataset versioning").add_subparsers(
         dest="data_command", required=True
     )
