@@ -1,4 +1,4 @@
-"""``analysis.label_threshold`` decides "label present" for the truth AND the predictions (#12)."""
+"""Multi-label threshold and the off-default-path analysis outputs (issue #12)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,13 @@ def test_predicted_label_rates_use_the_label_threshold():
     shifts = shift_table(pset, AnalysisParams(n_bootstrap=100, label_threshold=0.3), 0)
     rate = shifts.set_index(["condition", "quantity"]).loc[("gain@8", "rate_calm")]
     assert rate["clean_mean"] == pytest.approx(0.5)  # 3 of 6 tracks at 0.4 ≥ 0.3 (none ≥ 0.5)
+
+
+def test_without_dynamic_predictions_dynamic_impact_csv_is_still_written(tmp_path):
+    """It is a DVC output of the analyze stage: a labels-only dataset must not fail the repro."""
+    from emofx.analysis.config import AnalysisParams as Params
+    from emofx.analysis.run import dynamic_outputs
+
+    artifacts, section = dynamic_outputs([], pd.DataFrame(), tmp_path, Params(n_bootstrap=100))
+    assert artifacts == [tmp_path / "dynamic_impact.csv"] and section is None
+    assert (tmp_path / "dynamic_impact.csv").is_file()

@@ -4,7 +4,7 @@ Output layout under ``out_dir``::
 
     metrics.json       flat key figures (DVC metrics)
     fx_impact.csv      long table: performance, shifts, variability, shift size, displacement
-    dynamic_impact.csv only with dynamic (2 Hz) predictions: per-song metrics per condition
+    dynamic_impact.csv per-song metrics of dynamic (2 Hz) predictions per condition (or empty)
     tables/*.csv       detail tables (dose-response, quadrant-share tests, loudness control, …)
     figures/*.png      static figures, each with an interactive self-contained figures/*.html
     index.html         the report page
@@ -176,11 +176,11 @@ def _save(pair: fig.FigurePair, out_dir: Path, name: str) -> tuple[list[Path], r
 def dynamic_outputs(
     dsets: list[DynamicSet], dynamic: pd.DataFrame, out_dir: Path, params: AnalysisParams
 ) -> tuple[list[Path], report.Section | None]:
-    """``dynamic_impact.csv``, the dynamic figures and the report section; nothing without
-    dynamic predictions."""
-    if dynamic.empty:
-        return [], None
+    """``dynamic_impact.csv`` (a DVC output: written empty without dynamic predictions), the
+    dynamic figures and the report section."""
     artifacts = [_write_csv(dynamic, out_dir / "dynamic_impact.csv")]
+    if dynamic.empty:
+        return artifacts, None
     pairs = {
         f"dynamic_curves_{d.encoder}_{d.probe}": fig.dynamic_curves_figure(d, dynamic)
         for d in dsets
