@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -12,9 +13,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from emofx.embed.store import EmbeddingStore
+from emofx.probes.classical import AUTO_GRIDS
 from emofx.probes.config import ProbeParams
 from emofx.probes.lineage import dvc_stage_hashes
-from emofx.probes.registry import CHAMPION
+from emofx.probes.registry import CHAMPION, REASON_TAG
 from emofx.probes.run import run_probes
 from emofx.tracking import stage_run
 from tests.probe_data import LABELS, write_store
@@ -82,6 +84,7 @@ def test_sweep_predictions_and_run_tree(tmp_path, tiny, mlflow_uri):
     )
     fit = next(r for r in runs if r.info.run_name == "tiny/ridge/regression")
     assert fit.data.params["layer"] == "mid" and fit.data.tags["emofx.layer"] == "mid"
+    assert float(fit.data.params["ridge_alpha"]) in AUTO_GRIDS["ridge_alpha"]  # chosen on val
     assert fit.data.tags["emofx.params_hash"] == parent.data.tags["emofx.params_hash"]
     assert fit.data.metrics["test/r2_mean"] == pytest.approx(results["tiny.ridge"]["test/r2_mean"])
     (dataset,) = fit.inputs.dataset_inputs
@@ -103,7 +106,28 @@ def test_champion_moves_only_when_val_improves(tmp_path, tiny, mlflow_uri):
     }
     assert sorted(versions) == [1, 2, 3]
     assert versions[2] > max(versions[1], versions[3])
+    champion = client.get_model_version_by_alias("emofx-tiny-tiny-ridge", CHAMPION)
+    assert int(champion.version) == 2
+    assert champion.tags[REASON_TAG] == f"better val/r2_mean {versions[2]:.4g} > {versions[1]:.4g}"
+    assert client.get_model_version("emofx-tiny-tiny-ridge", "1").tags[REASON_TAG] == "first"
+
+
+def test_champion_is_replaced_when_the_data_changes(tmp_path, tiny, mlflow_uri):
+    run_stage(tmp_path, tiny, probes=["ridge"], layer="mid")  # good val on store tiny-0-72
+    shutil.rmtree(tmp_path / "emb")
+    manifest = write_store(tmp_path / "emb", seed=1)[1]  # new data version: tiny-1-72
+    _, parent = run_stage(tmp_path, manifest, probes=["ridge"], layer="low")  # poor val
+    client = MlflowClient(mlflow_uri)
+    old, new = (client.get_model_version("emofx-tiny-tiny-ridge", v) for v in ("1", "2"))
+    assert float(new.tags["emofx.val_score"]) < float(old.tags["emofx.val_score"])
     assert int(client.get_model_version_by_alias("emofx-tiny-tiny-ridge", CHAMPION).version) == 2
+    assert new.tags[REASON_TAG] == "data changed tiny-0-72→tiny-1-72"
+    assert new.tags["emofx.data_digest"] == "tiny-1-72" and new.tags["emofx.task"] == "regression"
+    (fit,) = client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.info.run_id}' and tags.`emofx.probe` = 'ridge'",
+    )
+    assert fit.data.tags[REASON_TAG] == new.tags[REASON_TAG]
 
 
 def test_same_seed_twice_gives_identical_metrics(tmp_path, tiny, mlflow_uri):

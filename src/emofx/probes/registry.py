@@ -2,12 +2,16 @@
 
 Models are logged in their native flavour (PyTorch for the MLP, XGBoost's own format, sklearn
 pipelines) with an input example and explicit pip requirements: MLflow's requirement inference
-costs ~10 s per call. The ``champion`` alias moves to a new version only when its val selection
-score beats the current champion's (kept as a version tag).
+costs ~10 s per call. Each version carries what its val score means (metric, split, task, targets,
+data digest) as tags. The ``champion`` alias compares scores only like with like: a new version
+replaces a champion fitted on other data or for another metric, split, task or targets, and
+otherwise only when its score is strictly higher. The version the alias moves to records why
+(``emofx.champion_reason``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import version
 
 import mlflow
@@ -20,7 +24,34 @@ from emofx.probes.config import TaskName
 
 CHAMPION = "champion"
 SCORE_TAG = "emofx.val_score"
-METRIC_TAG = "emofx.val_metric"
+REASON_TAG = "emofx.champion_reason"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A version's selection score and what it was computed on."""
+
+    metric: str  # e.g. ``val/r2_mean``
+    score: float
+    split: str
+    task: str
+    targets: tuple[str, ...]
+    data_digest: str  # the run's dataset input digest (DVC hash of the embedding store)
+
+    def tags(self) -> dict[str, str]:
+        return {SCORE_TAG: repr(self.score)} | {
+            f"emofx.{key}": value for key, value in self.keys().items()
+        }
+
+    def keys(self) -> dict[str, str]:
+        """What must be equal for two scores to be compared (data first), as tag suffixes."""
+        return {
+            "data_digest": self.data_digest,
+            "task": self.task,
+            "targets": ",".join(self.targets),
+            "split": self.split,
+            "val_metric": self.metric,
+        }
 
 
 def registered_name(dataset: str, encoder: str, probe: str, task: TaskName) -> str:
@@ -57,18 +88,38 @@ def log_model(probe: str, model, input_example: np.ndarray) -> str:
     return info.model_uri
 
 
-def register(model_uri: str, name: str, val_score: float, metric: str) -> tuple[ModelVersion, bool]:
-    """Register a version; move ``champion`` to it if its val score beats the champion's."""
+def register(model_uri: str, name: str, selection: Selection) -> tuple[ModelVersion, str | None]:
+    """Register a version; move ``champion`` to it when it should replace the champion.
+
+    Returns the version and the reason the alias moved (``None``: the champion stays).
+    """
     client = MlflowClient()
     registered = mlflow.register_model(model_uri, name)
-    client.set_model_version_tag(name, registered.version, SCORE_TAG, repr(val_score))
-    client.set_model_version_tag(name, registered.version, METRIC_TAG, metric)
+    for key, value in selection.tags().items():
+        client.set_model_version_tag(name, registered.version, key, value)
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
-        best = float(champion.tags.get(SCORE_TAG, "-inf"))
     except MlflowException:  # no champion yet
-        best = float("-inf")
-    promote = bool(np.isfinite(val_score)) and val_score > best
-    if promote:
+        champion = None
+    reason = champion_reason(selection, champion.tags if champion is not None else None)
+    if reason is not None:
         client.set_registered_model_alias(name, CHAMPION, registered.version)
-    return registered, promote
+        client.set_model_version_tag(name, registered.version, REASON_TAG, reason)
+    return registered, reason
+
+
+def champion_reason(new: Selection, champion_tags: dict[str, str] | None) -> str | None:
+    """Why ``new`` replaces the champion (its version tags), or ``None`` if it does not."""
+    if not np.isfinite(new.score):
+        return None
+    if champion_tags is None:
+        return "first"
+    for key, value in new.keys().items():
+        old = champion_tags.get(f"emofx.{key}", "unknown")
+        if old != value:
+            what = "data" if key == "data_digest" else key
+            return f"{what} changed {old}→{value}"
+    best = float(champion_tags.get(SCORE_TAG, "-inf"))
+    if new.score > best:
+        return f"better {new.metric} {new.score:.4g} > {best:.4g}"
+    return None

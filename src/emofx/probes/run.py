@@ -32,7 +32,7 @@ from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
 from emofx.probes.lineage import StageHashes, dvc_stage_hashes, embeddings_dataset
 from emofx.probes.metrics import score_split, selection_metric
 from emofx.probes.mlp import MlpConfig
-from emofx.probes.registry import log_model, register, registered_name
+from emofx.probes.registry import REASON_TAG, Selection, log_model, register, registered_name
 from emofx.probes.sweep import best_layer, fixed_layer, plot_sweep, sweep_layers
 from emofx.probes.tasks import (
     SPLITS,
@@ -306,12 +306,21 @@ def fit_and_log(
         if params.register_models:
             uri = log_model(probe, fitted.model, x[data.mask("train")][:2])
             metric = f"val/{selection_metric(data)}"
-            version, promoted = register(uri, name, metrics[metric], metric)
+            selection = Selection(
+                metric,
+                metrics[metric],
+                "val",
+                data.task,
+                tuple(data.outputs),
+                ctx.data_input.digest,
+            )
+            version, reason = register(uri, name, selection)
             mlflow.set_tags(
                 {
                     "emofx.registered_model": name,
                     "emofx.model_version": str(version.version),
-                    "emofx.champion": str(promoted).lower(),
+                    "emofx.champion": str(reason is not None).lower(),
+                    **({REASON_TAG: reason} if reason is not None else {}),
                 }
             )
     return fitted, metrics
