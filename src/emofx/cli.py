@@ -528,7 +528,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def quiet_libraries() -> None:
     """Keep the console for emofx's own progress: no Lightning tips, no known-benign warnings."""
-    for name in ("lightning.pytorch", "lightning.fabric", "mlflow.store.db.utils", "alembic"):
+    # Lightning sets its package loggers to INFO when imported; its banners ("GPU available",
+    # "💡 Tip: … litlogger") go through the rank_zero child loggers, which keep a level set here.
+    for name in (
+        "lightning.pytorch",
+        "lightning.fabric",
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.fabric.utilities.rank_zero",
+        "mlflow.store.db.utils",
+        "alembic",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     for message in (
         "Couldn't infer the batch indices",  # our batches are pre-built (batch_size=None)
