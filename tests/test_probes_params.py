@@ -32,7 +32,6 @@ def missing_keys(model: type[BaseModel], section: object, prefix: str) -> list[s
 def test_every_probe_knob_is_in_params_yaml():
     section = yaml.safe_load((REPO / "params.yaml").read_text())["probe"]
     assert missing_keys(ProbeParams, section, "probe") == []
-    ProbeParams.model_validate(section)
 
 
 def test_missing_keys_recurses_into_sub_models():
