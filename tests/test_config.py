@@ -201,3 +201,19 @@ def test_emofx_check_says_what_auto_resolved_to(tmp_path):
     assert "dataset emotify (format emotify): probe tasks: labels; systems: none" in " ".join(
         proc.stderr.split()
     )
+
+
+def test_systems_need_the_store_of_their_encoder(tmp_path):
+    """Phase 1 reads the handcrafted store: another encoder alone turns `auto` off, `true` fails."""
+    switched = load_params(write(tmp_path, **{"embed.encoders": ["musicnn"]}))
+    assert switched.systems.phase1.enabled is False
+    both = load_params(write(tmp_path, **{"embed.encoders": ["musicnn", "handcrafted"]}))
+    assert both.systems.phase1.enabled is True
+    with pytest.raises(ParamsError) as err:
+        load_params(
+            write(tmp_path, **{"embed.encoders": ["musicnn"], "systems.phase1.enabled": True})
+        )
+    assert str(err.value).splitlines() == [
+        f"{tmp_path / 'params.yaml'}: systems.phase1.encoder: 'handcrafted' is not in "
+        "embed.encoders [musicnn]; add it there or set systems.phase1.enabled: auto (or false)"
+    ]

@@ -121,8 +121,9 @@ class Params(StrictModel):
 
         ``auto`` tasks: every task the dataset's annotations support (``dynamic`` only with
         ``embed.frames.enabled``); ``auto`` systems: on when the dataset annotates the systems'
-        targets. With a dataset section that does not validate, ``auto`` takes the model
-        default so that only the dataset's own error is reported.
+        targets and the embedding store a system reads (``encoder``) is in ``embed.encoders``.
+        With a dataset section that does not validate, ``auto`` takes the model default so that
+        only the dataset's own error is reported.
         """
         if not isinstance(raw, dict):
             return raw
@@ -145,17 +146,20 @@ class Params(StrictModel):
             raw["probe"] = {**probe, "tasks": tasks}
         systems = raw.get("systems")
         if isinstance(systems, dict):
-            targets = systems.get("targets") or SystemsParams().targets
-            feeds = all(t.removesuffix("_norm") in have for t in targets)
-            raw["systems"] = {
-                **systems,
-                **{
-                    phase: {**systems[phase], "enabled": feeds}
-                    for phase in SYSTEM_PHASES
-                    if isinstance(systems.get(phase), dict)
-                    and systems[phase].get("enabled") == AUTO
-                },
-            }
+            defaults = SystemsParams()
+            feeds = all(
+                t.removesuffix("_norm") in have for t in systems.get("targets") or defaults.targets
+            )
+            encoders = (raw.get("embed") or {}).get("encoders") or EmbedParams().encoders
+            raw["systems"] = dict(systems)
+            for phase in SYSTEM_PHASES:
+                section = systems.get(phase)
+                if isinstance(section, dict) and section.get("enabled") == AUTO:
+                    store = section.get(
+                        "encoder", getattr(getattr(defaults, phase), "encoder", None)
+                    )
+                    enabled = feeds and (store is None or store in encoders)
+                    raw["systems"][phase] = {**section, "enabled": enabled}
         return raw
 
     @model_validator(mode="after")
@@ -174,10 +178,20 @@ class Params(StrictModel):
             problems.append("probe.tasks: 'dynamic' needs embed.frames.enabled: true")
         missing = [t for t in self.systems.targets if t.removesuffix("_norm") not in have]
         for phase in SYSTEM_PHASES:
-            if missing and getattr(self.systems, phase).enabled:
+            section = getattr(self.systems, phase)
+            if not section.enabled:
+                continue
+            if missing:
                 problems.append(
                     f"systems.{phase}.enabled: the systems predict {', '.join(missing)}, which "
                     f"{where} does not annotate; set systems.{phase}.enabled: auto (or false)"
+                )
+            store = getattr(section, "encoder", None)
+            if store is not None and store not in self.embed.encoders:
+                problems.append(
+                    f"systems.{phase}.encoder: {store!r} is not in embed.encoders "
+                    f"[{', '.join(self.embed.encoders)}]; add it there or set "
+                    f"systems.{phase}.enabled: auto (or false)"
                 )
         if problems:
             raise ValueError("\n".join(problems))
