@@ -264,17 +264,16 @@ def dynamic_table(dset: DynamicSet, params: AnalysisParams, seed: int) -> pd.Dat
     return table
 
 
-def dynamic_metrics(table: pd.DataFrame) -> dict[str, float]:
-    """Clean key figures for metrics.json: ``dynamic.<enc>.<probe>.<target>.clean_song_pearson``
-    and ``….clean_song_rmse`` (finite values only)."""
-    if table.empty:
-        return {}
-    metrics = {}
-    for r in table[table["condition"] == CLEAN].itertuples():
-        key = f"dynamic.{r.encoder}.{r.probe}.{r.target}"
-        metrics[f"{key}.clean_song_pearson"] = float(r.song_pearson)
-        metrics[f"{key}.clean_song_rmse"] = float(r.song_rmse)
-    return {k: v for k, v in metrics.items() if np.isfinite(v)}
+def dynamic_metrics(table: pd.DataFrame) -> dict:
+    """Clean key figures for metrics.json: ``{<enc>: {<probe>: {<target>: {clean_song_pearson,
+    clean_song_rmse}}}}`` (finite values only; empty without dynamic predictions)."""
+    metrics: dict = {}
+    for r in table[table["condition"] == CLEAN].itertuples() if len(table) else []:
+        values = {"clean_song_pearson": r.song_pearson, "clean_song_rmse": r.song_rmse}
+        finite = {k: round(float(v), 4) for k, v in values.items() if np.isfinite(v)}
+        if finite:
+            metrics.setdefault(r.encoder, {}).setdefault(r.probe, {})[r.target] = finite
+    return metrics
 
 
 # --- figure selections -------------------------------------------------------------------------

@@ -1,15 +1,13 @@
-"""Every analysis figure twice: a matplotlib PNG (for the page) and a plotly HTML (interactive).
+"""The detail figures, each twice: a matplotlib PNG (for the page) and a plotly HTML.
 
-Each ``*_figure`` function returns a :class:`FigurePair` or None when the run has nothing to
-show; :func:`save_figure` writes ``<name>.png`` and a self-contained ``<name>.html`` (plotly.js
-inlined, so it opens offline and as a single MLflow artifact).
+Each ``*_figure`` function returns a :class:`~emofx.analysis.figure_io.FigurePair` or None when
+the run has nothing to show; :func:`emofx.analysis.figure_io.save_figure` writes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +20,7 @@ from matplotlib.patches import Rectangle
 from plotly.subplots import make_subplots
 
 from emofx.analysis.dynamic import DynamicSet, curve_songs, largest_shift_conditions
+from emofx.analysis.figure_io import FigurePair
 from emofx.analysis.loading import CLEAN, QUADRANT_NAMES, REGRESSION_TARGETS, ConditionInfo
 from emofx.analysis.shifts import MAIN_QUANTITIES, dose_groups
 
@@ -29,24 +28,6 @@ PALETTE = [to_hex(c) for c in colormaps["tab10"].colors]
 PANEL_W, PANEL_H = 3.4, 2.8  # inches per matplotlib panel
 MAX_COLS = 6
 LINE_STYLES = {"solid": "-", "dash": "--"}  # plotly dash → matplotlib linestyle
-
-
-@dataclass
-class FigurePair:
-    title: str
-    caption: str
-    png: Figure
-    html: go.Figure
-
-
-def save_figure(pair: FigurePair, out_dir: Path, name: str) -> list[Path]:
-    """Write ``<name>.png`` and ``<name>.html`` under ``out_dir``; return both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png, html = out_dir / f"{name}.png", out_dir / f"{name}.html"
-    pair.png.savefig(png, dpi=110)
-    pair.html.update_layout(title=pair.title, template="plotly_white")
-    pair.html.write_html(html, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
-    return [png, html]
 
 
 def _plotly_grid(rows: int, cols: int, titles: list[str], **kwargs) -> go.Figure:

@@ -22,6 +22,8 @@ CLEAN = "clean"
 REGRESSION_TARGETS = {"valence": "valence_norm", "arousal": "arousal_norm"}
 QUADRANT_NAMES = {1: "excitement", 2: "anger", 3: "sadness", 4: "calmness"}
 QUADRANT_PROBS = tuple(f"prob_q{q}" for q in QUADRANT_NAMES)
+TASKS = ("regression", "quadrant", "labels")
+"""Static probe tasks; every performance and shift row names the one it belongs to."""
 
 
 class AnalysisInputError(ValueError):

@@ -33,6 +33,14 @@ def mae(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.abs(y - p).mean(axis=-1)
 
 
+def pearson(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Pearson r (NaN where either side is constant)."""
+    yc = y - y.mean(axis=-1, keepdims=True)
+    pc = p - p.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (yc * pc).sum(-1) / np.sqrt((yc**2).sum(-1) * (pc**2).sum(-1))
+
+
 def accuracy(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return (y == p).mean(axis=-1)
 
@@ -71,6 +79,7 @@ class Task:
     """One scored target: truth and per-condition predictions on the tracks where truth exists."""
 
     name: str
+    task: str  # one of loading.TASKS
     truth: np.ndarray
     predictions: dict[str, np.ndarray]
     metrics: dict[str, Metric]
@@ -88,6 +97,7 @@ def tasks(pset: PredictionSet, manifest: pd.DataFrame, params: AnalysisParams) -
             out.append(
                 Task(
                     target,
+                    "regression",
                     truth[column].to_numpy(np.float64)[keep],
                     _per_condition(pset, f"pred_{column}", keep, np.float64),
                     {"r2": r2, "rmse": rmse, "mae": mae},
@@ -98,6 +108,7 @@ def tasks(pset: PredictionSet, manifest: pd.DataFrame, params: AnalysisParams) -
         out.append(
             Task(
                 "quadrant",
+                "quadrant",
                 truth["quadrant"].to_numpy()[keep].astype(int),
                 _per_condition(pset, "pred_quadrant", keep, int),
                 {"accuracy": accuracy, "f1_macro": f1_macro_classes},
@@ -106,14 +117,13 @@ def tasks(pset: PredictionSet, manifest: pd.DataFrame, params: AnalysisParams) -
     if pset.label_names and "labels" in truth:
         keep = truth["labels"].notna().to_numpy()
         labels = truth["labels"][keep]
-        y = np.array([[d.get(n, 0.0) for n in pset.label_names] for d in labels]) >= (
-            params.label_threshold
-        )
+        shares = np.array([[d.get(n, 0.0) for n in pset.label_names] for d in labels])
         columns = [f"prob_{n}" for n in pset.label_names]
         out.append(
             Task(
                 "labels",
-                y,
+                "labels",
+                shares >= params.label_threshold,
                 {  # the same threshold as the truth: a label is present at ≥ label_threshold
                     c: f[columns].to_numpy(np.float64)[keep] >= params.label_threshold
                     for c, f in pset.frames.items()
@@ -121,6 +131,18 @@ def tasks(pset: PredictionSet, manifest: pd.DataFrame, params: AnalysisParams) -
                 {"f1_micro": f1_micro_labels, "f1_macro": f1_macro_labels},
             )
         )
+        for k, name in enumerate(pset.label_names):  # the proportion itself, per emotion
+            if np.ptp(shares[:, k]) == 0:
+                continue  # R² and r are undefined for a constant annotation
+            out.append(
+                Task(
+                    name,
+                    "labels",
+                    shares[:, k],
+                    _per_condition(pset, f"prob_{name}", keep, np.float64),
+                    {"r2": r2, "r": pearson},
+                )
+            )
     return [t for t in out if len(t.truth) >= 2]
 
 
@@ -155,6 +177,7 @@ def performance_table(
                         "encoder": pset.encoder,
                         "probe": pset.probe,
                         "condition": cond,
+                        "task": task.task,
                         "metric": f"{metric_name}_{task.name}",
                         "value": value,
                         "clean_value": clean_value,

@@ -13,7 +13,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from emofx.analysis.findings import Finding
+from emofx.analysis.headline import SMALL_TEST_SET
 from emofx.analysis.loading import CLEAN, QUADRANT_NAMES
 from emofx.analysis.shifts import MAIN_QUANTITIES
 
@@ -29,10 +29,13 @@ class FigureEntry:
 
 @dataclass(frozen=True)
 class Section:
+    """A collapsible part of the page (``<details>``); ``children`` nest inside it."""
+
     title: str
     table: str  # HTML
     note: str = ""
     figures: tuple[FigureEntry, ...] = ()  # shown under the table
+    children: tuple[Section, ...] = ()
 
 
 def _html(table: pd.DataFrame) -> str:
@@ -53,77 +56,105 @@ def _in_condition_order(table: pd.DataFrame, conditions: pd.Series) -> pd.DataFr
     )
 
 
-def _per_probe(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Probes have different outputs (regression, quadrants, labels): one table each."""
-    return list(table.groupby("probe", sort=True)) if len(table) else []
+COMPARISON_METRICS = [
+    "r2_valence", "r2_arousal", "rmse_valence", "rmse_arousal", "mae_valence", "mae_arousal",
+    "accuracy_quadrant", "f1_macro_quadrant", "f1_micro_labels", "f1_macro_labels",
+]  # fmt: skip
 
 
-SYSTEM_METRICS = [f"{m}_{t}" for t in ("valence", "arousal") for m in ("r2", "rmse", "mae")]
-
-
-def system_comparison_section(performance: pd.DataFrame) -> list[Section]:
-    """Every model that predicts valence/arousal, side by side on clean test audio (the seed
-    report's table: R², RMSE, MAE per target, one row per system)."""
-    if not len(performance):
-        return []
-    rows = performance[
-        (performance["condition"] == "clean") & performance["metric"].isin(SYSTEM_METRICS)
+def comparison_section(
+    performance: pd.DataFrame,
+    scores: pd.DataFrame,
+    selected: pd.DataFrame,
+    systems: set[tuple[str, str]],
+    children: tuple[Section, ...],
+) -> Section | None:
+    """Every probe and seed-report system on clean test audio in one table (the seed report's
+    R²/RMSE/MAE layout plus class and label scores), with each probe's validation score and the
+    tasks it is shown for; ``children``: their per-condition tables."""
+    if performance.empty:
+        return None
+    clean = performance[
+        (performance["condition"] == CLEAN) & performance["metric"].isin(COMPARISON_METRICS)
     ]
-    if rows.empty:
-        return []
-    table = rows.pivot_table(index=["encoder", "probe"], columns="metric", values="value")
-    table = table.reindex(columns=[m for m in SYSTEM_METRICS if m in table.columns])
-    table = table.sort_values(table.columns[0], ascending=False).reset_index()
-    note = "Clean test split; encoder = embedding or system, probe = model (best first)."
-    return [Section("System comparison (seed report layout)", _html(table), note)]
-
-
-def clean_performance_sections(performance: pd.DataFrame) -> list[Section]:
-    clean = performance[performance["condition"] == "clean"] if len(performance) else performance
-    return [
-        Section(
-            f"Clean performance: {probe}",
-            _html(rows.pivot(index="encoder", columns="metric", values="value").reset_index()),
-        )
-        for probe, rows in _per_probe(clean)
-    ]
-
-
-def performance_delta_sections(performance: pd.DataFrame) -> list[Section]:
-    rows = performance[performance["condition"] != "clean"] if len(performance) else performance
-    note = "Metric under FX minus clean [95% paired bootstrap CI]; negative R²/accuracy = worse."
-    sections = []
-    for probe, group in _per_probe(rows):
-        cells = group.assign(
-            cell=[_interval(r.delta, r.ci_low, r.ci_high) for r in group.itertuples()]
-        ).pivot(index=["encoder", "probe", "condition"], columns="metric", values="cell")
-        cells = _in_condition_order(cells.reset_index(), group["condition"])
-        sections.append(Section(f"Performance under FX (Δ vs clean): {probe}", _html(cells), note))
-    return sections
-
-
-def shift_sections(shifts: pd.DataFrame, alpha: float) -> list[Section]:
-    rows = shifts[shifts["quantity"].isin(MAIN_QUANTITIES)] if len(shifts) else shifts
+    table = clean.pivot_table(index=["encoder", "probe"], columns="metric", values="value")
+    table = table.reindex(columns=[m for m in COMPARISON_METRICS if m in table.columns])
+    if len(scores):
+        val = scores.pivot_table(index=["encoder", "probe"], columns="task", values="val_score")
+        table = table.join(val.rename(columns=lambda t: f"val {t}"))
+    table = table.reset_index()
+    shown = selected.groupby(["encoder", "probe"])["task"].agg(", ".join)
+    table.insert(2, "kind", ["system" if k in systems else "probe" for k in zip(
+        table["encoder"], table["probe"], strict=True)])  # fmt: skip
+    table.insert(3, "shown for", [shown.get(k, "") for k in zip(
+        table["encoder"], table["probe"], strict=True)])  # fmt: skip
+    table = table.sort_values(["kind", "encoder", "probe"])
     note = (
-        "Mean paired shift of the prediction vs clean [95% CI], Wilcoxon signed-rank test with BH "
-        "across conditions (* = q < alpha), r = matched-pairs rank-biserial effect size."
+        "Clean test split, every probe (encoder = embedding) and seed-report system (encoder = "
+        "system, probe = model). 'val <task>' is the validation score that picks the probe shown "
+        "in the headline (R² mean over targets, F1 macro of quadrants, F1 micro of labels)."
     )
-    sections = []
-    for probe, group in _per_probe(rows):
-        cells = group.assign(
-            cell=[
-                _interval(r.shift, r.ci_low, r.ci_high, r.q_value, alpha)
-                + f" r={r.effect_size:+.2f}"
-                for r in group.itertuples()
-            ]
-        ).pivot(index=["encoder", "probe", "condition"], columns="quantity", values="cell")
-        cells = _in_condition_order(cells.reset_index(), group["condition"])
-        cells = cells[
-            [c for c in cells.columns if c not in MAIN_QUANTITIES]
-            + [q for q in MAIN_QUANTITIES if q in cells.columns]
+    return Section("All probes and systems (clean test scores)", _html(table), note, (), children)
+
+
+def performance_delta_section(performance: pd.DataFrame, title: str) -> Section | None:
+    """Δ vs clean [CI] of every metric in ``performance``: a row per (encoder, probe,
+    condition), a column per metric."""
+    rows = performance[performance["condition"] != CLEAN] if len(performance) else performance
+    if rows.empty:
+        return None
+    cells = rows.assign(
+        cell=[_interval(r.delta, r.ci_low, r.ci_high) for r in rows.itertuples()]
+    ).pivot(index=["encoder", "probe", "condition"], columns="metric", values="cell")
+    cells = _in_condition_order(cells.reset_index(), rows["condition"])
+    note = "Metric under FX minus clean [95% paired bootstrap CI]; negative R²/accuracy = worse."
+    return Section(title, _html(cells), note)
+
+
+def shift_section(shifts: pd.DataFrame, alpha: float, title: str) -> Section | None:
+    """Mean shift [CI] and effect size of every quantity in ``shifts``: a row per (encoder,
+    probe, condition), a column per quantity."""
+    if shifts.empty:
+        return None
+    cells = shifts.assign(
+        cell=[
+            _interval(r.shift, r.ci_low, r.ci_high, r.q_value, alpha) + f" r={r.effect_size:+.2f}"
+            for r in shifts.itertuples()
         ]
-        sections.append(Section(f"Prediction shifts: {probe}", _html(cells), note))
-    return sections
+    ).pivot(index=["encoder", "probe", "condition"], columns="quantity", values="cell")
+    cells = _in_condition_order(cells.reset_index(), shifts["condition"])
+    note = (
+        "Mean paired shift of the prediction vs clean [95% CI], Wilcoxon signed-rank test (McNemar "
+        "for shares and rates) with BH across conditions (* = q < alpha), r = matched-pairs "
+        "rank-biserial effect size."
+    )
+    return Section(title, _html(cells), note)
+
+
+def per_probe_sections(
+    performance: pd.DataFrame, shifts: pd.DataFrame, alpha: float
+) -> tuple[Section, ...]:
+    """One collapsed section per (encoder, probe) with its Δ-score and shift tables."""
+    pairs = sorted(
+        set(zip(performance.get("encoder", []), performance.get("probe", []), strict=True))
+        | set(zip(shifts.get("encoder", []), shifts.get("probe", []), strict=True))
+    )
+    out = []
+    for encoder, probe in pairs:
+        parts = [
+            performance_delta_section(_rows_of(performance, encoder, probe), "Δ score vs clean"),
+            shift_section(_rows_of(shifts, encoder, probe), alpha, "Prediction shifts"),
+        ]
+        children = tuple(p for p in parts if p is not None)
+        if children:
+            out.append(Section(f"{encoder} / {probe}", "", "", (), children))
+    return tuple(out)
+
+
+def _rows_of(table: pd.DataFrame, encoder: str, probe: str) -> pd.DataFrame:
+    if table.empty:
+        return table
+    return table[(table["encoder"] == encoder) & (table["probe"] == probe)]
 
 
 def share_section(shifts: pd.DataFrame, share_tests: pd.DataFrame) -> Section | None:
@@ -240,18 +271,26 @@ def dynamic_section(
     return Section("Dynamic (2 Hz) predictions", _html(table), note, tuple(figures))
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """What was run, for the first lines of the page."""
+
+    dataset: str
+    split: str
+    n_tracks: int
+    encoders: list[str]
+    probes: list[str]
+    shown: list[str]  # "task: encoder / probe" of the val-selected probes
+    conditions: list[str]
+
+
 def render_report(
     path: Path,
     *,
-    dataset: str,
-    split: str,
-    n_tracks: int,
-    encoders: list[str],
-    probes: list[str],
-    conditions: list[str],
-    findings: list[Finding],
+    summary: RunSummary,
+    headline: list[FigureEntry],
+    findings: pd.DataFrame,
     sections: list[Section],
-    figures: list[FigureEntry],
     files: list[str],
     params,
 ) -> Path:
@@ -262,15 +301,12 @@ def render_report(
         undefined=jinja2.StrictUndefined,
     )
     html = env.get_template("report.html.j2").render(
-        dataset=dataset,
-        split=split,
-        n_tracks=n_tracks,
-        encoders=encoders,
-        probes=probes,
-        conditions=conditions,
-        findings=findings,
+        run=summary,
+        small=summary.n_tracks < SMALL_TEST_SET,
+        min_tracks=SMALL_TEST_SET,
+        headline=headline,
+        findings=_html(findings),
         sections=sections,
-        figures=figures,
         files=files,
         confidence=round(100 * params.confidence_level),
         n_bootstrap=params.n_bootstrap,

@@ -22,14 +22,17 @@ import mlflow
 import pandas as pd
 
 from emofx.analysis import figures as fig
-from emofx.analysis import report
+from emofx.analysis import headline, report
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.displacement import displacement_table, trajectory_table
 from emofx.analysis.dynamic import DynamicSet, dynamic_metrics, dynamic_table, load_dynamic_sets
+from emofx.analysis.figure_io import FigurePair, save_figure, write_plotly_js
 from emofx.analysis.findings import paper_findings
+from emofx.analysis.headline import findings_table
 from emofx.analysis.loading import (
     AnalysisInputError,
     ConditionInfo,
+    condition_files,
     find_prediction_files,
     load_conditions,
     load_embedding_stores,
@@ -39,6 +42,7 @@ from emofx.analysis.loading import (
 from emofx.analysis.loudness_control import loudness_changes, loudness_control_table
 from emofx.analysis.performance import performance_table
 from emofx.analysis.projection import project_store
+from emofx.analysis.selection import select_probes, validation_scores
 from emofx.analysis.shifts import (
     MAIN_QUANTITIES,
     dose_response_table,
@@ -46,7 +50,7 @@ from emofx.analysis.shifts import (
     share_tests,
     shift_table,
 )
-from emofx.analysis.summary import fx_impact_table, key_metrics
+from emofx.analysis.summary import flat_numbers, fx_impact_table, headline_metrics
 
 
 @dataclass
@@ -62,6 +66,8 @@ class Tables:
     displacement: pd.DataFrame
     trajectories: pd.DataFrame
     projection: pd.DataFrame
+    validation: pd.DataFrame
+    selected_probes: pd.DataFrame
 
 
 def run_analysis(
@@ -87,11 +93,14 @@ def run_analysis(
     out_dir = Path(out_dir)
     conditions = load_conditions(conditions_path)
     manifest = load_manifest(manifest_path)
+    roots = [predictions_root] if isinstance(predictions_root, str | Path) else predictions_root
+    files = find_prediction_files(roots, encoders)
+    systems = set(condition_files(roots[1:], "*.parquet"))
     psets = [
-        load_prediction_set(encoder, probe, files, manifest, conditions, params.split)
-        for (encoder, probe), files in find_prediction_files(predictions_root, encoders).items()
+        load_prediction_set(encoder, probe, pair_files, manifest, conditions, params.split)
+        for (encoder, probe), pair_files in files.items()
     ]
-    dsets = load_dynamic_sets(predictions_root, manifest, conditions, params.split, encoders)
+    dsets = load_dynamic_sets(roots, manifest, conditions, params.split, encoders)
     stores = load_embedding_stores(embeddings_root, conditions, encoders)
     scored = manifest.index[manifest["split"] == params.split]
     store_tracks = {s.encoder: scored.intersection(s.track_ids, sort=False) for s in stores}
@@ -108,6 +117,11 @@ def run_analysis(
     displacement = _concat(
         displacement_table(s, store_tracks[s.encoder], params, seed) for s in stores
     )
+    probe_files = {pair: f for pair, f in files.items() if pair not in systems}
+    scores = validation_scores(probe_files, manifest, conditions, params)
+    pairs = pd.MultiIndex.from_frame(performance[["encoder", "probe"]])
+    candidates = performance[~pairs.isin(list(systems))]
+    selected = select_probes(candidates, scores)
     tables = Tables(
         performance=performance,
         shifts=shifts,
@@ -124,6 +138,8 @@ def run_analysis(
         projection=_concat(
             project_store(s, store_tracks[s.encoder], params.projection, seed) for s in stores
         ),
+        validation=scores,
+        selected_probes=selected,
     )
     findings = paper_findings(shifts, shares, magnitudes, conditions, params)
 
@@ -133,40 +149,60 @@ def run_analysis(
     ]
     impact = fx_impact_table(performance, shifts, magnitudes, displacement, conditions)
     artifacts.append(_write_csv(impact, out_dir / "fx_impact.csv"))
-    entries = []
+    artifacts.append(write_plotly_js(out_dir))
+    headline_entries, detail_entries = [], []
+    for name, pair in headline_pairs(tables, list(conditions), params.fdr_alpha).items():
+        saved, entry = _save(pair, out_dir, name)
+        artifacts += saved
+        headline_entries.append(entry)
     for name, pair in figure_pairs(tables, conditions, params.projection.method).items():
-        files, entry = _save(pair, out_dir, name)
-        artifacts += files
-        entries.append(entry)
+        saved, entry = _save(pair, out_dir, name)
+        artifacts += saved
+        detail_entries.append(entry)
     dynamic = _concat(dynamic_table(d, params, seed) for d in dsets)
     dynamic_files, dynamic_part = dynamic_outputs(dsets, dynamic, out_dir, params)
     artifacts += dynamic_files
-    metrics = key_metrics(performance, shifts, displacement, findings, params.split)
-    metrics |= dynamic_metrics(dynamic)
+    n_tracks = len(psets[0].track_ids)
+    metrics = headline_metrics(performance, shifts, selected, findings, systems, n_tracks)
+    if len(dynamic):
+        metrics["dynamic"] = dynamic_metrics(dynamic)
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     artifacts.append(metrics_path)
 
-    page = report.render_report(
-        out_dir / "index.html",
+    sections = report_sections(tables, selected, systems, params)
+    if dynamic_part:
+        sections.append(dynamic_part)
+    if detail_entries:
+        note = "Every figure of the run beyond the headline; each has an interactive version."
+        sections.append(report.Section("Detail figures", "", note, tuple(detail_entries)))
+    summary = report.RunSummary(
         dataset=_dataset_name(manifest, Path(manifest_path)),
         split=params.split,
-        n_tracks=len(psets[0].track_ids),
-        encoders=sorted({p.encoder for p in [*psets, *dsets]} | {s.encoder for s in stores}),
-        probes=sorted({p.probe for p in [*psets, *dsets]}),
+        n_tracks=n_tracks,
+        encoders=sorted(
+            {p.encoder for p in [*psets, *dsets] if (p.encoder, p.probe) not in systems}
+            | {s.encoder for s in stores}
+        ),  # fmt: skip
+        probes=sorted({p.probe for p in [*psets, *dsets] if (p.encoder, p.probe) not in systems}),
+        shown=[f"{r.task}: {r.encoder} / {r.probe}" for r in selected.itertuples()],
         conditions=list(conditions),
-        findings=findings,
-        sections=report_sections(tables, params) + ([dynamic_part] if dynamic_part else []),
-        figures=entries,
+    )
+    page = report.render_report(
+        out_dir / "index.html",
+        summary=summary,
+        headline=headline_entries,
+        findings=findings_table(findings, performance, shifts, selected, params.fdr_alpha),
+        sections=sections,
         files=[p.relative_to(out_dir).as_posix() for p in artifacts],
         params=params,
     )
     return {"metrics": metrics, "artifacts": [*artifacts, page], "findings": findings}
 
 
-def _save(pair: fig.FigurePair, out_dir: Path, name: str) -> tuple[list[Path], report.FigureEntry]:
+def _save(pair: FigurePair, out_dir: Path, name: str) -> tuple[list[Path], report.FigureEntry]:
     """Write a figure pair under ``out_dir/figures``; its files and its report entry."""
-    files = fig.save_figure(pair, out_dir / "figures", name)
+    files = save_figure(pair, out_dir / "figures", name)
     entry = report.FigureEntry(
         name, pair.title, pair.caption, f"figures/{name}.png", f"figures/{name}.html"
     )
@@ -197,7 +233,7 @@ def dynamic_outputs(
 
 def figure_pairs(
     tables: Tables, conditions: dict[str, ConditionInfo], method: str
-) -> dict[str, fig.FigurePair]:
+) -> dict[str, FigurePair]:
     """Every figure the run has data for, by file name."""
     metrics = list(tables.performance["metric"].unique()) if len(tables.performance) else []
     pairs = {
@@ -230,20 +266,56 @@ def figure_pairs(
     return {name: pair for name, pair in pairs.items() if pair is not None}
 
 
-def report_sections(tables: Tables, params: AnalysisParams) -> list[report.Section]:
-    optional = (
+def headline_pairs(tables: Tables, conditions: list[str], alpha: float) -> dict[str, FigurePair]:
+    """The first-screen figures (a), (b), (c) the run has data for, by file name."""
+    pairs = {
+        "headline_scores": headline.score_figure(
+            tables.performance, tables.selected_probes, conditions
+        ),
+        "headline_shifts": headline.shift_figure(
+            tables.shifts, tables.selected_probes, conditions, alpha
+        ),
+        "headline_loudness": headline.loudness_figure(
+            tables.loudness_control, tables.selected_probes, alpha
+        ),
+    }
+    return {name: pair for name, pair in pairs.items() if pair is not None}
+
+
+def report_sections(
+    tables: Tables, selected: pd.DataFrame, systems: set[tuple[str, str]], params: AnalysisParams
+) -> list[report.Section]:
+    """The collapsed detail sections: the shown probes' tables, every probe and system, then
+    the analyses across probes."""
+    keys = ["encoder", "probe", "task"]
+    shown_perf, other_perf = _split_by(tables.performance, selected, keys)
+    shown_shift, other_shift = _split_by(tables.shifts, selected, keys)
+    parts = (
+        report.performance_delta_section(shown_perf, "Performance under FX (shown probes)"),
+        report.shift_section(shown_shift, params.fdr_alpha, "Prediction shifts (shown probes)"),
+        report.comparison_section(
+            tables.performance,
+            tables.validation,
+            selected,
+            systems,
+            report.per_probe_sections(other_perf, other_shift, params.fdr_alpha),
+        ),
         report.share_section(tables.shifts, tables.quadrant_share_tests),
         report.effect_test_section(tables.dose_response, tables.quadrant_share_tests),
         report.loudness_section(tables.loudness_control),
         report.displacement_section(tables.trajectories),
     )
-    return [
-        *report.system_comparison_section(tables.performance),
-        *report.clean_performance_sections(tables.performance),
-        *report.performance_delta_sections(tables.performance),
-        *report.shift_sections(tables.shifts, params.fdr_alpha),
-        *(s for s in optional if s is not None),
-    ]
+    return [s for s in parts if s is not None]
+
+
+def _split_by(
+    table: pd.DataFrame, selected: pd.DataFrame, keys: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of ``table`` whose ``keys`` are in ``selected``, and the others."""
+    if table.empty:
+        return table, table
+    inside = table.merge(selected[keys], on=keys, how="left", indicator=True)["_merge"] == "both"
+    return table[inside.to_numpy()], table[~inside.to_numpy()]
 
 
 def _dataset_name(manifest: pd.DataFrame, path: Path) -> str:
@@ -276,7 +348,8 @@ def log_to_mlflow(result: dict, out_dir: str | Path | None = None) -> None:
     """
     if mlflow.active_run() is None:
         raise RuntimeError("log_to_mlflow needs an active MLflow run (start the stage run first)")
-    mlflow.log_metrics({mlflow_metric_name(k): v for k, v in result["metrics"].items()})
+    numbers = flat_numbers(result["metrics"])
+    mlflow.log_metrics({mlflow_metric_name(k): v for k, v in numbers.items()})
     for finding in result["findings"]:
         mlflow.set_tag(f"emofx.finding.{finding.key}", finding.verdict)
     paths = [Path(p) for p in result["artifacts"]]

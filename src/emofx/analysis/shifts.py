@@ -39,6 +39,7 @@ MAIN_QUANTITIES = ("valence", "arousal", *QUADRANT_PROBS)
 @dataclass(frozen=True)
 class Quantity:
     name: str
+    task: str  # one of loading.TASKS
     binary: bool
     values: dict[str, np.ndarray]  # condition → per-track values, clean-aligned
 
@@ -58,19 +59,21 @@ def quantities(pset: PredictionSet, label_threshold: float) -> list[Quantity]:
     out = []
     if pset.has_regression:
         for target, column in REGRESSION_TARGETS.items():
-            out.append(Quantity(target, False, _column(frames, f"pred_{column}")))
+            out.append(Quantity(target, "regression", False, _column(frames, f"pred_{column}")))
     if pset.has_classification:
         probs = [c for c in QUADRANT_PROBS if c in frames[CLEAN]]
-        out += [Quantity(c, False, _column(frames, c)) for c in probs]
+        out += [Quantity(c, "quadrant", False, _column(frames, c)) for c in probs]
     if pset.has_classification or pset.has_regression:
+        task = "quadrant" if pset.has_classification else "regression"
         quadrants = {c: predicted_quadrants(f) for c, f in frames.items()}
         for q in QUADRANT_NAMES:
-            out.append(Quantity(f"share_q{q}", True, {c: v == q for c, v in quadrants.items()}))
+            shares = {c: v == q for c, v in quadrants.items()}
+            out.append(Quantity(f"share_q{q}", task, True, shares))
     for label in pset.label_names:
         probs = _column(frames, f"prob_{label}")
-        out.append(Quantity(f"prob_{label}", False, probs))
+        out.append(Quantity(f"prob_{label}", "labels", False, probs))
         rates = {c: v >= label_threshold for c, v in probs.items()}
-        out.append(Quantity(f"rate_{label}", True, rates))
+        out.append(Quantity(f"rate_{label}", "labels", True, rates))
     return out
 
 
@@ -94,6 +97,7 @@ def shift_table(pset: PredictionSet, params: AnalysisParams, seed: int) -> pd.Da
                 "encoder": pset.encoder,
                 "probe": pset.probe,
                 "condition": cond,
+                "task": quantity.task,
                 "quantity": quantity.name,
                 "n": len(diff),
                 "clean_mean": clean.mean(),

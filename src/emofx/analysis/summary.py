@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from emofx.analysis.findings import VERDICT_SCORES, Finding
-from emofx.analysis.loading import ConditionInfo
-from emofx.analysis.shifts import MAIN_QUANTITIES
+from emofx.analysis.headline import SCORE_METRICS, headline_rows
+from emofx.analysis.loading import CLEAN, ConditionInfo
 
 FX_IMPACT_COLUMNS = [
     "analysis", "encoder", "probe", "layer", "condition", "kind", "effect", "level", "loudness",
@@ -69,27 +69,51 @@ def fx_impact_table(
     return table.reindex(columns=FX_IMPACT_COLUMNS)
 
 
-def key_metrics(
+def headline_metrics(
     performance: pd.DataFrame,
     shifts: pd.DataFrame,
-    displacement: pd.DataFrame,
+    selected: pd.DataFrame,
     findings: list[Finding],
-    split: str,
-) -> dict[str, float]:
-    """Flat key figures: ``<encoder>.<probe>.<condition>.<split>_<metric>``, ``….shift_<q>``,
-    ``<encoder>.<condition>.cosine_distance`` (mean over layers), ``findings.<claim>`` (1 / 0.5 /
-    0 = supported / partly / not; absent when not tested)."""
-    metrics: dict[str, float] = {}
-    for r in performance.itertuples() if len(performance) else []:
-        metrics[f"{r.encoder}.{r.probe}.{r.condition}.{split}_{r.metric}"] = r.value
-    main = shifts[shifts["quantity"].isin(MAIN_QUANTITIES)] if len(shifts) else shifts
-    for r in main.itertuples():
-        metrics[f"{r.encoder}.{r.probe}.{r.condition}.shift_{r.quantity}"] = r.shift
-    if len(displacement):
-        mean = displacement.groupby(["encoder", "condition"])["cosine_distance"].mean()
-        for (encoder, cond), value in mean.items():
-            metrics[f"{encoder}.{cond}.cosine_distance"] = value
+    systems: set[tuple[str, str]],
+    n_tracks: int,
+) -> dict:
+    """``metrics.json`` (DVC metrics), nested so ``dvc metrics show`` stays readable:
+    ``n_tracks``; ``clean.<encoder>.<probe>.<metric>`` (headline test metrics of every probe, not
+    the systems); ``largest_shift.<encoder>.<probe>.<output>`` = ``{condition, shift, q}`` of the
+    val-selected probes; ``findings.<claim>`` (1 / 0.5 / 0 = supported / partly / not; absent
+    when not tested). Everything else is in ``tables/*.csv``."""
+    metrics: dict = {"n_tracks": n_tracks}
+    headline = {m for names in SCORE_METRICS.values() for m in names}
+    clean = performance[(performance["condition"] == CLEAN)] if len(performance) else performance
+    for r in clean.itertuples():
+        if r.metric in headline and (r.encoder, r.probe) not in systems and np.isfinite(r.value):
+            metrics.setdefault("clean", {}).setdefault(r.encoder, {}).setdefault(r.probe, {})[
+                r.metric
+            ] = round(float(r.value), 4)
+    moved = headline_rows(shifts, selected, "quantity")
+    moved = moved[~moved["quantity"].str.startswith("share_q")] if len(moved) else moved
+    for (encoder, probe, quantity), group in moved.groupby(["encoder", "probe", "quantity"]):
+        r = group.loc[group["shift"].abs().idxmax()]
+        metrics.setdefault("largest_shift", {}).setdefault(encoder, {}).setdefault(probe, {})[
+            quantity
+        ] = {
+            "condition": r.condition,
+            "shift": round(float(r["shift"]), 4),
+            "q": round(float(r.q_value), 4),
+        }
     for finding in findings:
         if finding.verdict in VERDICT_SCORES:
-            metrics[f"findings.{finding.key}"] = VERDICT_SCORES[finding.verdict]
-    return {k: float(v) for k, v in metrics.items() if np.isfinite(v)}
+            metrics.setdefault("findings", {})[finding.key] = VERDICT_SCORES[finding.verdict]
+    return metrics
+
+
+def flat_numbers(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """The numbers of nested ``metrics`` under dotted keys (strings such as conditions left out)."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flat_numbers(value, f"{name}.")
+        elif isinstance(value, int | float) and np.isfinite(value):
+            out[name] = float(value)
+    return out
