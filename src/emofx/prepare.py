@@ -31,6 +31,7 @@ from emofx.data_versioning import dataset_hash
 from emofx.datasets import load_dataset, read_dynamic_curves
 from emofx.datasets.config import DatasetParams
 from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
+from emofx.progress import ProgressLog, is_terminal
 
 MANIFEST_FILE = "manifest.parquet"
 REJECTED_FILE = "rejected.csv"
@@ -237,13 +238,18 @@ def _decode_all(
             ): i
             for i, row in manifest.iterrows()
         }
-        with Progress(transient=True) as progress:
-            task = progress.add_task(f"decoding {params.name}", total=len(futures))
-            for future in as_completed(futures):
+        label = f"decoding {params.name}"
+        bar = Progress(transient=True, disable=not is_terminal())
+        log = None if is_terminal() else ProgressLog(label, len(futures), "tracks")
+        with bar:
+            task = bar.add_task(label, total=len(futures))
+            for done, future in enumerate(as_completed(futures), start=1):
                 error = future.result()
                 if error is not None:
                     failures[futures[future]] = error
-                progress.advance(task)
+                bar.advance(task)
+                if log is not None:
+                    log.update(done)
     return failures
 
 

@@ -23,6 +23,7 @@ from emofx.encoders.base import Encoder
 from emofx.fx.conditions import Condition
 from emofx.fx.render import unrenderable
 from emofx.lightning_config import read_lightning_config
+from emofx.progress import PredictProgressLog, is_terminal
 from emofx.tracking import stable_hash
 
 PAIR_KEYS = ("embedding", "track", "condition", "lufs_in", "lufs_out")
@@ -165,12 +166,18 @@ def embed_dataset(
     )
     writer = ShardWriter(store, PAIR_KEYS if frames is None else FRAME_KEYS)
     callbacks: list[L.Callback] = [writer]
-    if progress:
+    bar = progress and is_terminal()
+    if bar:
         callbacks.append(RichProgressBar())
+    elif progress:  # a log file: a plain line every few seconds (pairs done, rate, ETA)
+        done = store.done_shards()
+        todo = sum(len(s.pairs) for s in specs if s.shard not in done)
+        label = f"embed {encoder.name}" + (" frames" if frames is not None else "")
+        callbacks.append(PredictProgressLog(label, todo, "pairs"))
     trainer = L.Trainer(
         **{"accelerator": "cpu", "devices": 1, "logger": False, **config.trainer},
         callbacks=callbacks,
-        enable_progress_bar=progress,
+        enable_progress_bar=bar,
         use_distributed_sampler=False,
         enable_model_summary=False,
     )
