@@ -304,6 +304,7 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
     """Fit probes on clean train, choose on val, predict every condition."""
     import pandas as pd
 
+    from emofx.probes.metrics import summary_line
     from emofx.probes.run import run_probes
 
     paths = ProjectPaths(params.dataset.name)
@@ -326,18 +327,8 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
             dvc_stage="probe",
             dynamic_curves=pd.read_parquet(paths.dynamic) if paths.dynamic.is_file() else None,
         )
-    shown = (
-        "test/r2_valence",
-        "test/r2_arousal",
-        "test/r2_mean",
-        "test/f1_macro_quadrant",
-        "test/song_pearson_valence_dynamic",
-        "test/song_pearson_arousal_dynamic",
-    )
     for key, metrics in results.items():
-        console.print(
-            f"{key}: " + ", ".join(f"{k}={metrics[k]:.3f}" for k in shown if k in metrics)
-        )
+        console.print(f"{key} {summary_line(metrics)}")
 
 
 def cmd_systems(params: Params, args: argparse.Namespace) -> None:

@@ -116,3 +116,42 @@ def classification_metrics(split: str, y_true: np.ndarray, y_prob: np.ndarray) -
         ),
         f"{split}/log_loss_quadrant": float(log_loss(y_true, y_prob, labels=labels)),
     }
+
+
+def summary_line(metrics: dict[str, float], split: str = "test") -> str:
+    """One console line per (encoder, probe): the headline score of every task it ran.
+
+    Regression: R² per dimension; quadrant: accuracy and macro F1; labels (e.g. GEMS): mean R²,
+    mean Pearson r and mean AUROC over the labels; dynamic: the per-song r (MediaEval's measure).
+    """
+    get = {k.removeprefix(f"{split}/"): v for k, v in metrics.items() if k.startswith(f"{split}/")}
+    parts = []
+    if "r2_mean" in get:
+        parts.append(
+            "R² "
+            + ", ".join(
+                f"{d} {get[f'r2_{d}']:.2f}" for d in ("valence", "arousal") if f"r2_{d}" in get
+            )
+        )
+    if "accuracy_quadrant" in get:
+        parts.append(
+            f"quadrant acc {get['accuracy_quadrant']:.2f}, F1 {get['f1_macro_quadrant']:.2f}"
+        )
+    if "r2_mean_labels" in get:
+        labels = [k.removeprefix("auroc_") for k in get if k.startswith("auroc_")]
+        r = np.nanmean([get[f"pearson_{n}"] for n in labels]) if labels else np.nan
+        auroc = np.nanmean([get[f"auroc_{n}"] for n in labels]) if labels else np.nan
+        parts.append(
+            f"{len(labels)} labels: mean R² {get['r2_mean_labels']:.2f}, r {r:.2f}, "
+            f"AUROC {auroc:.2f}"
+        )
+    if "song_pearson_valence_dynamic" in get or "song_pearson_arousal_dynamic" in get:
+        parts.append(
+            "2-Hz song r "
+            + ", ".join(
+                f"{d} {get[f'song_pearson_{d}_dynamic']:.2f}"
+                for d in ("valence", "arousal")
+                if f"song_pearson_{d}_dynamic" in get
+            )
+        )
+    return f"{split}: " + "; ".join(parts) if parts else f"{split}: no metrics"
