@@ -31,16 +31,29 @@ def configure(tracking_uri: str = DEFAULT_TRACKING_URI) -> str:
     return uri
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""MLflow 3 opens an experiment on the GenAI overview unless it is tagged as model development;
+this kind opens it on the runs table."""
+
+
 def experiment_id(dataset: str, artifact_root: str = DEFAULT_ARTIFACT_ROOT) -> str:
-    """Id of the dataset's experiment, created with artifacts under ``artifact_root`` if new."""
+    """Id of the dataset's experiment, created with artifacts under ``artifact_root`` if new;
+    tagged with the experiment kind (also when an older emofx created it without)."""
     name = f"emofx-{dataset}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
+        if EXPERIMENT_KIND_TAG not in found.tags:
+            mlflow.MlflowClient().set_experiment_tag(
+                found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+            )
         return found.experiment_id
     location = None
     if not mlflow.get_tracking_uri().startswith("http"):  # a server decides its own artifact store
         location = (Path(artifact_root).resolve() / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(
+        name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+    )
 
 
 def stable_hash(obj: Any) -> str:
@@ -145,3 +158,32 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)[:6000]
     return flat
+
+
+def file_digest12(path: str | Path) -> str:
+    """First 12 hex digits of a file's sha256 (artifact content keys)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def log_artifact_once(path: str | Path, artifact_path: str | None, key: str) -> bool:
+    """Log ``path`` to the active run unless a run of the same experiment already holds the same
+    content under ``key`` (tag ``emofx.artifact.<key>`` = content hash); True when logged.
+
+    Either way the active run gets the tag, so ``tags.`emofx.artifact.<key>` = '<hash>'`` finds
+    the run that holds the file. For figures that do not change between runs of a stage.
+    """
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_artifact_once needs an active MLflow run")
+    tag, digest = f"emofx.artifact.{key}", file_digest12(path)
+    held = mlflow.MlflowClient().search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.`{tag}` = '{digest}' and tags.`{tag}.logged` = 'true'",
+        max_results=1,
+    )
+    mlflow.set_tag(tag, digest)
+    if held:
+        return False
+    mlflow.log_artifact(str(path), artifact_path=artifact_path)
+    mlflow.set_tag(f"{tag}.logged", "true")
+    return True

@@ -26,6 +26,7 @@ from emofx.analysis import headline, report
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.displacement import displacement_table, trajectory_table
 from emofx.analysis.dynamic import DynamicSet, dynamic_metrics, dynamic_table, load_dynamic_sets
+from emofx.analysis.evaluation_runs import log_evaluation_runs
 from emofx.analysis.figure_io import FigurePair, save_figure, write_plotly_js
 from emofx.analysis.findings import paper_findings
 from emofx.analysis.headline import findings_table
@@ -51,6 +52,7 @@ from emofx.analysis.shifts import (
     shift_table,
 )
 from emofx.analysis.summary import flat_numbers, fx_impact_table, headline_metrics
+from emofx.tracking import log_artifact_once
 
 
 @dataclass
@@ -197,7 +199,29 @@ def run_analysis(
         files=[p.relative_to(out_dir).as_posix() for p in artifacts],
         params=params,
     )
-    return {"metrics": metrics, "artifacts": [*artifacts, page], "findings": findings}
+    evaluated = _without_systems(performance, systems), _without_systems(shifts, systems)
+    return {
+        "metrics": metrics,
+        "artifacts": [*artifacts, page],
+        "findings": findings,
+        "evaluation": EvaluationInputs(*evaluated, conditions, params.split),
+    }
+
+
+@dataclass(frozen=True)
+class EvaluationInputs:
+    """What :func:`log_to_mlflow` turns into nested evaluation runs (probes, not systems)."""
+
+    performance: pd.DataFrame
+    shifts: pd.DataFrame
+    conditions: dict[str, ConditionInfo]
+    split: str
+
+
+def _without_systems(table: pd.DataFrame, systems: set[tuple[str, str]]) -> pd.DataFrame:
+    if table.empty:
+        return table
+    return table[~pd.MultiIndex.from_frame(table[["encoder", "probe"]]).isin(list(systems))]
 
 
 def _save(pair: FigurePair, out_dir: Path, name: str) -> tuple[list[Path], report.FigureEntry]:
@@ -342,7 +366,10 @@ def mlflow_metric_name(key: str) -> str:
 
 
 def log_to_mlflow(result: dict, out_dir: str | Path | None = None) -> None:
-    """Log the key figures and every artifact to the active MLflow run (the stage's parent run).
+    """Log the run to the active MLflow run (the analyze stage's parent run): the headline
+    metrics, one tag per finding, every file (figures and the shared plotly.js only when no
+    earlier run holds the same content), and one nested evaluation run per (encoder, probe,
+    task, condition).
 
     Artifacts keep their folder below ``out_dir`` (default: the folder of ``index.html``).
     """
@@ -356,4 +383,12 @@ def log_to_mlflow(result: dict, out_dir: str | Path | None = None) -> None:
     root = Path(out_dir) if out_dir else next(p.parent for p in paths if p.name == "index.html")
     for path in paths:
         parent = path.parent.relative_to(root).as_posix()
-        mlflow.log_artifact(str(path), artifact_path=None if parent == "." else parent)
+        folder = None if parent == "." else parent
+        if folder in ("figures", "assets"):
+            log_artifact_once(path, folder, f"{folder}/{path.name}")
+        else:
+            mlflow.log_artifact(str(path), artifact_path=folder)
+    evaluation: EvaluationInputs = result["evaluation"]
+    log_evaluation_runs(
+        evaluation.performance, evaluation.shifts, evaluation.conditions, evaluation.split
+    )
