@@ -2,18 +2,21 @@
 # System packages emofx uses beyond its Python dependencies (idempotent; `make setup` calls it).
 #   fluidsynth          renders EMOPIA MIDI to audio (the `fluidsynth` command line)
 #   fluid-soundfont-gm  the default General-MIDI soundfont (/usr/share/sounds/sf2/FluidR3_GM.sf2)
-# Only EMOPIA-from-MIDI needs them, so a machine where they cannot be installed gets a warning,
-# not a failed setup; the EMOPIA loader then names what is missing.
+#   chromium            headless browser of tests/test_report_browser.py (the report page)
+# Only EMOPIA-from-MIDI and the browser test need them, so a machine where they cannot be
+# installed gets a warning, not a failed setup; the EMOPIA loader then names what is missing and
+# the browser test is skipped.
 set -uo pipefail
 
-packages=(fluidsynth fluid-soundfont-gm)
+packages=(fluidsynth fluid-soundfont-gm chromium)
 warn() { echo "install_system_deps: $*" >&2; exit 0; }
 
-if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
-  echo "install_system_deps: fluidsynth and FluidR3_GM.sf2 already installed"
+if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+  && command -v chromium >/dev/null; then
+  echo "install_system_deps: fluidsynth, FluidR3_GM.sf2 and chromium already installed"
   exit 0
 fi
-command -v apt-get >/dev/null || warn "no apt-get here; install ${packages[*]} yourself (needed only to render EMOPIA MIDI)"
+command -v apt-get >/dev/null || warn "no apt-get here; install ${packages[*]} yourself (EMOPIA MIDI, browser test)"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || warn "not root and no sudo; install ${packages[*]} yourself"

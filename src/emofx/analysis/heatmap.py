@@ -44,7 +44,8 @@ def heatmap_figure(
     for ax, panel in zip(axes, panels, strict=True):
         image = ax.imshow(panel.values, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit)
         ax.set_xticks(range(len(panel.columns)), panel.columns, rotation=45, ha="right")
-        ax.set_yticks(range(len(panel.rows)), panel.rows)
+        same_rows = ax is not axes[0] and panel.rows == panels[0].rows
+        ax.set_yticks(range(len(panel.rows)), [] if same_rows else panel.rows)
         ax.tick_params(labelsize=FONT)
         ax.set_title(panel.title, fontsize=FONT + 1)
         ax.set_xlabel("condition (effect@level)", fontsize=FONT)
