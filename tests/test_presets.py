@@ -55,7 +55,7 @@ def test_an_invalid_preset_leaves_params_yaml_untouched(params_copy, tmp_path):
 def test_preset_command_then_dvc_sees_what_it_changed(tmp_path):
     project = make_project(tmp_path / "proj", tiny_params())
     out = run(["emofx", "preset", "paper"], project)
-    assert "set 14 keys" in out.stderr + out.stdout
+    assert "set 18 keys" in out.stderr + out.stdout
     run(["emofx", "check"], project)
     assert yaml.safe_load((project / "params.yaml").read_text())["fx"]["levels"] == list(
         range(1, 11)

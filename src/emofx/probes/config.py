@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ProbeName = Literal["mlp", "xgboost", "ridge", "lasso", "svr", "random_forest", "gradient_boosting"]
 TaskName = Literal["regression", "quadrant", "labels", "dynamic"]
@@ -15,7 +22,26 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: the XGBoost knobs ``probe.xgboost.grid`` may search
+GRID_KNOBS = (
+    "n_estimators",
+    "max_depth",
+    "learning_rate",
+    "subsample",
+    "colsample_bytree",
+    "min_child_weight",
+)
+
+
 class XGBoostParams(StrictModel):
+    """XGBoost hyperparameters; early-stopped on val, or chosen by a k-fold grid search on train.
+
+    With ``grid`` (``{knob: [values]}``) the grid's knobs are chosen by ``cv_folds``-fold
+    cross-validation on the train rows (folds group-disjoint, seeded) and the model is refitted on
+    train with them, without early stopping (``early_stopping_rounds`` is unused; put
+    ``n_estimators`` in the grid to choose the number of rounds).
+    """
+
     n_estimators: int = Field(400, gt=0)
     max_depth: int = Field(4, gt=0)
     learning_rate: float = Field(0.05, gt=0, le=1)
@@ -26,6 +52,32 @@ class XGBoostParams(StrictModel):
     n_jobs: int = Field(
         1, gt=0, description="probe data is tiny: more OpenMP threads only add sync (30x slower)"
     )
+    grid: dict[str, list[int | float]] | None = Field(
+        None, description="null: early stopping on val; {knob: [values]}: k-fold grid search"
+    )
+    cv_folds: int = Field(3, ge=2, description="folds of the grid search")
+
+    @model_validator(mode="after")
+    def _grid_values(self) -> XGBoostParams:
+        """Each grid value must be a valid value of its knob; ints stay ints (max_depth 3)."""
+        if self.grid is None:
+            return self
+        checked: dict[str, list[int | float]] = {}
+        for knob, values in self.grid.items():
+            if knob not in GRID_KNOBS:
+                raise ValueError(f"grid: {knob!r} is not a searchable knob (known: {GRID_KNOBS})")
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"grid.{knob}: needs distinct values, got {values}")
+            try:
+                checked[knob] = [getattr(XGBoostParams(**{knob: v}), knob) for v in values]
+            except ValidationError as exc:
+                raise ValueError(f"grid.{knob}: {exc.errors()[0]['msg']} ({values})") from None
+        self.grid = checked
+        return self
+
+    def model_kwargs(self) -> dict[str, int | float]:
+        """The XGBoost constructor arguments (the grid search settings are not among them)."""
+        return self.model_dump(exclude={"grid", "cv_folds"})
 
 
 class MlpParams(StrictModel):
@@ -114,4 +166,8 @@ class ProbeParams(StrictModel):
         missing = [p for p in self.tune.probes if p not in self.probes]
         if missing:
             raise ValueError(f"tune.probes: {missing} not in probe.probes {self.probes}")
+        if "xgboost" in self.tune.probes and self.xgboost.grid is not None:
+            raise ValueError(
+                "xgboost is both tuned (tune.probes) and grid-searched (xgboost.grid): choose one"
+            )
         return self

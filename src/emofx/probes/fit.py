@@ -1,7 +1,8 @@
 """One entry point to fit any probe on one task: the only place that slices rows for fitting.
 
 Fitters receive train rows (and val rows for early stopping or choosing a classical probe's
-``auto`` regularisation only); test rows never reach them.
+``auto`` regularisation only); test rows never reach them. XGBoost's grid search
+(``probe.xgboost.grid``) chooses on k folds of the train rows alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from emofx.embed.store import EmbeddingStore
 from emofx.probes.classical import classical_val_loss, fit_classical, predict_classical
 from emofx.probes.config import ProbeParams, TaskName
-from emofx.probes.gbt import fit_xgb, predict_xgb, val_loss
+from emofx.probes.gbt import fit_xgb, fit_xgb_grid, predict_xgb, val_loss
 from emofx.probes.mlp import MlpConfig, MlpSplit, eval_loss, fit_mlp, predict_mlp
 from emofx.probes.tasks import TaskData
 
@@ -60,6 +61,7 @@ def fit_probe(
 
     ``overrides`` are hyperparameters (an Optuna trial's); ``callbacks`` are the probe library's
     (Lightning or XGBoost) callbacks, e.g. a pruning callback; ``logger`` a Lightning logger.
+    ``data.groups`` keeps a group's rows in one fold of XGBoost's grid search (none: one row each).
     """
     tr, va = data.mask("train"), data.mask("val")
     if probe == "mlp":
@@ -88,6 +90,19 @@ def fit_probe(
         return FittedProbe(probe, data.task, model, info)
     if x.ndim != 2:
         raise ValueError(f"probe {probe!r} takes one layer; layer_mode 'weighted' is MLP-only")
+    if probe == "xgboost" and params.xgboost.grid is not None:
+        groups = data.groups if data.groups is not None else np.arange(len(data.y))
+        model, search = fit_xgb_grid(
+            data.task,
+            (x[tr], data.y[tr]),
+            groups[tr],
+            (x[va], data.y[va]),
+            params.xgboost,
+            seed,
+        )
+        info = {"val/loss": val_loss(model, data.task), "cv/loss": -float(search.best_score_)}
+        chosen = {f"grid.{knob}": value for knob, value in search.best_params_.items()}
+        return FittedProbe(probe, data.task, model, info, chosen)
     if probe == "xgboost":
         model = fit_xgb(
             data.task,

@@ -15,7 +15,7 @@ for every track under every condition. MLflow tree below the CLI's stage run::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,10 @@ def run_probes(
         )
         index = store.index()
         static = [t for t in params.tasks if t != "dynamic"]
-        tasks = [build_task(task, index, manifest, params.targets) for task in static]
+        tasks = [
+            with_groups(build_task(task, index, manifest, params.targets), index, manifest)
+            for task in static
+        ]
         layers = choose_layers(ctx, tasks, params, seed, predictions_root / encoder)
         for probe in params.probes:
             columns: dict[str, dict[str, np.ndarray]] = {c: {} for c in store.conditions()}
@@ -176,6 +179,20 @@ def run_dynamic(
             path = out_root / probe / "dynamic" / f"{condition}.parquet"
             atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
     return results
+
+
+def with_groups(data: TaskData, index: pd.DataFrame, manifest: pd.DataFrame) -> TaskData:
+    """``data`` with each row's manifest ``group_id`` (song or artist; else its track) as groups.
+
+    XGBoost's grid search keeps a group in one fold (EMOPIA: the clips of a song). The dynamic
+    task keeps its own groups, the frames' track ids, which its per-song metrics need.
+    """
+    tracks = index["track_id"].astype(str).to_numpy()[data.rows]
+    groups = pd.Series("track:" + tracks.astype(object), dtype=object)
+    if "group_id" in manifest.columns:
+        group_of = manifest.astype({"track_id": str}).set_index("track_id")["group_id"]
+        groups = group_of.reindex(tracks).reset_index(drop=True).astype(object).fillna(groups)
+    return replace(data, groups=groups.to_numpy(dtype=str))
 
 
 def check_store(store: EmbeddingStore) -> None:
