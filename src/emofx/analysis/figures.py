@@ -319,7 +319,7 @@ def displacement_figure(
         rows = displacement[displacement["encoder"] == encoder]
         grid = rows.pivot(index="layer", columns="condition", values="cosine_distance")
         layers = rows.drop_duplicates("layer").sort_values("layer_index")["layer"].tolist()
-        grid = grid.loc[layers, columns]
+        grid = grid.reindex(index=layers, columns=columns)  # NaN: condition skipped here
         ax = axes[0, j]
         image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="magma_r")
         ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
