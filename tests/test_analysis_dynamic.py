@@ -378,6 +378,8 @@ def test_the_stage_writes_the_dynamic_csv_figures_metrics_and_section(stage):
     page = (out / "index.html").read_text()
     assert "Dynamic (2 Hz) predictions" in page
     assert 'src="figures/dynamic_curves_enc_a_ridge.png"' in page
+    # the dynamic task is in the headline too: Δ song r per target × condition
+    assert page.index('src="figures/headline_dynamic.png"') < page.index("<h2>Findings</h2>")
     assert 'href="dynamic_impact.csv"' in page
     # the static loader does not see the dynamic/ folders
     assert set(find_prediction_files(paths.predictions)[("enc_a", "ridge")]) == set(
@@ -389,7 +391,7 @@ def test_without_dynamic_predictions_the_stage_is_unchanged(stage):
     _, root, without, result = stage
     out = root / "without"
     assert (out / "dynamic_impact.csv").read_text().strip() == ""  # a DVC output: always there
-    assert not list((out / "figures").glob("dynamic_*"))
+    assert not list((out / "figures").glob("*dynamic*"))
     assert "Dynamic (2 Hz)" not in (out / "index.html").read_text()
     static = {k: v for k, v in result["metrics"].items() if k != "dynamic"}
     assert without["metrics"] == static and "dynamic" not in without["metrics"]

@@ -221,3 +221,26 @@ def findings_table(
             }
         )
     return pd.DataFrame(rows, columns=["finding", "verdict", "effect [CI]", "q"])
+
+
+def dynamic_figure(dynamic: pd.DataFrame, conditions: list[str]) -> FigurePair | None:
+    """(d) Dynamic (2 Hz) task: Δ mean per-song Pearson r vs clean per target and condition."""
+    rows = dynamic[dynamic["condition"] != CLEAN] if len(dynamic) else dynamic
+    if rows.empty:
+        return None
+    rows = rows.assign(output=[f"Δ song r {t}" for t in rows["target"]])
+    panel = _panel(
+        rows, "output", "delta_song_pearson", conditions, "Δ song r vs clean",
+        lambda r: r.delta_song_pearson_ci_low > 0 or r.delta_song_pearson_ci_high < 0,
+        lambda r: (f"{r.target}: song r {r.song_pearson:.3f}, Δ {r.delta_song_pearson:+.3f} "
+                   f"[{r.delta_song_pearson_ci_low:+.3f}, {r.delta_song_pearson_ci_high:+.3f}]"
+                   f"<br>shift {r.shift:+.3f}, q = {r.shift_q_value:.3g}, {r.n_songs} songs"),
+    )  # fmt: skip
+    caption = (
+        "Agreement of the 2 Hz predictions with the annotated curves: mean per-song Pearson r "
+        "under each condition minus clean (paired by song). Red = the curves follow the "
+        "annotation less well. * = the bootstrap CI over songs excludes 0."
+    )
+    return heatmap_figure(
+        [panel], "(d) Dynamic (2 Hz) predictions: Δ song r vs clean", caption, "Δ song r"
+    )

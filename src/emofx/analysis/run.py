@@ -152,8 +152,10 @@ def run_analysis(
     impact = fx_impact_table(performance, shifts, magnitudes, displacement, conditions)
     artifacts.append(_write_csv(impact, out_dir / "fx_impact.csv"))
     artifacts.append(write_plotly_js(out_dir))
+    dynamic = _concat(dynamic_table(d, params, seed) for d in dsets)
     headline_entries, detail_entries = [], []
-    for name, pair in headline_pairs(tables, list(conditions), params.fdr_alpha).items():
+    pairs = headline_pairs(tables, dynamic, list(conditions), params.fdr_alpha)
+    for name, pair in pairs.items():
         saved, entry = _save(pair, out_dir, name)
         artifacts += saved
         headline_entries.append(entry)
@@ -161,7 +163,6 @@ def run_analysis(
         saved, entry = _save(pair, out_dir, name)
         artifacts += saved
         detail_entries.append(entry)
-    dynamic = _concat(dynamic_table(d, params, seed) for d in dsets)
     dynamic_files, dynamic_part = dynamic_outputs(dsets, dynamic, out_dir, params)
     artifacts += dynamic_files
     n_tracks = len(psets[0].track_ids)
@@ -290,8 +291,10 @@ def figure_pairs(
     return {name: pair for name, pair in pairs.items() if pair is not None}
 
 
-def headline_pairs(tables: Tables, conditions: list[str], alpha: float) -> dict[str, FigurePair]:
-    """The first-screen figures (a), (b), (c) the run has data for, by file name."""
+def headline_pairs(
+    tables: Tables, dynamic: pd.DataFrame, conditions: list[str], alpha: float
+) -> dict[str, FigurePair]:
+    """The first-screen figures (a)–(d) the run has data for, by file name."""
     pairs = {
         "headline_scores": headline.score_figure(
             tables.performance, tables.selected_probes, conditions
@@ -302,6 +305,7 @@ def headline_pairs(tables: Tables, conditions: list[str], alpha: float) -> dict[
         "headline_loudness": headline.loudness_figure(
             tables.loudness_control, tables.selected_probes, alpha
         ),
+        "headline_dynamic": headline.dynamic_figure(dynamic, conditions),
     }
     return {name: pair for name, pair in pairs.items() if pair is not None}
 
