@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from emofx.embed.runner import EncoderConfig, embed_dataset, encoder_sample_rate
 from emofx.embed.store import EmbeddingStore
@@ -78,8 +79,9 @@ def tiny_configs(tmp_path_factory) -> dict[str, Path]:
     return write_tiny_encoder_configs(root / "checkpoints", root / "configs")
 
 
-def test_every_config_names_the_rate_its_built_encoder_uses(tiny_configs):
+def test_every_config_names_the_rate_its_built_encoder_uses(tiny_configs, monkeypatch):
     """prepare decodes at encoder_sample_rate(config); embed reads audio at the built rate."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # Qwen2-Audio decoder configs
     assert set(tiny_configs) >= {
         "handcrafted", "logmel", "musicnn", "panns", "mert", "mert330", "clap", "qwen2_audio"
     }  # fmt: skip

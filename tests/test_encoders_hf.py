@@ -494,12 +494,15 @@ def test_encoders_predict_under_lightning_bf16(tmp_path, tiny_clap, tiny_qwen, p
 
 
 # --- LightningCLI configs -----------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mert", "clap", "qwen2_audio"])
-def test_embed_configs_name_real_arguments(name):
+@pytest.mark.parametrize(
+    ("name", "encoder"),
+    [("mert", "mert"), ("mert330", "mert"), ("clap", "clap"), ("qwen2_audio", "qwen2_audio")],
+)
+def test_embed_configs_name_real_arguments(name, encoder):
     config = yaml.safe_load((REPO / "lightning_configs" / f"embed.{name}.yaml").read_text())
     module, _, cls_name = config["model"]["class_path"].rpartition(".")
     encoder_class = getattr(import_module(module), cls_name)
-    assert encoder_class.name == name
+    assert encoder_class.name == encoder
     inspect.signature(encoder_class).bind(**config["model"]["init_args"])
     inspect.signature(L.Trainer).bind(**config["trainer"])
     assert json.dumps(config)  # plain data only

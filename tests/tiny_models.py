@@ -322,14 +322,12 @@ def write_panns(path: Path) -> dict[str, torch.Tensor]:
 
 # --- lightning_configs/embed.<name>.yaml pointed at tiny checkpoints -----------------------------
 CONFIGS = Path(__file__).resolve().parents[1] / "lightning_configs"
-# Extra config names (not shipped): the shipped config they start from.
-EXTRA_CONFIGS = {"mert330": "mert"}
 
 
 def write_tiny_encoder_configs(
     checkpoints: Path, configs: Path, musicnn_weights: Path | None = None
 ) -> dict[str, Path]:
-    """Every shipped ``embed.<name>.yaml`` (plus ``mert330``, a MERT-v1-330M-style checkpoint)
+    """Every shipped ``embed.<name>.yaml`` (``mert330``: a MERT-v1-330M-style checkpoint)
     written to ``configs`` with its init args pointed at a tiny checkpoint under ``checkpoints``;
     ``musicnn_weights`` (e.g. the real file) replaces the tiny Musicnn weights. Returns
     ``{name: config path}``."""
@@ -349,15 +347,13 @@ def write_tiny_encoder_configs(
         "mert": {"model": str(checkpoints / "mert95")},
         "mert330": {"model": str(checkpoints / "mert330")},
         "clap": {"model": str(checkpoints / "clap")},
-        # the tiny Whisper front end takes 1 s (the real one 30 s)
-        "qwen2_audio": {"model": str(checkpoints / "qwen2_audio"), "window_s": 1.0, "hop_s": 1.0},
     }
-    names = [p.name.removeprefix("embed.").removesuffix(".yaml") for p in CONFIGS.glob("embed.*")]
+    for name in ("qwen2_audio", "qwen2_audio_paper"):  # the tiny Whisper front end takes 1 s
+        init_args[name] = {"model": str(checkpoints / "qwen2_audio"), "window_s": 1.0, "hop_s": 1.0}
     paths = {}
-    for name in sorted(names) + sorted(EXTRA_CONFIGS):
-        config = yaml.safe_load(
-            (CONFIGS / f"embed.{EXTRA_CONFIGS.get(name, name)}.yaml").read_text()
-        )
+    for source in sorted(CONFIGS.glob("embed.*.yaml")):
+        name = source.name.removeprefix("embed.").removesuffix(".yaml")
+        config = yaml.safe_load(source.read_text())
         config["model"]["init_args"].update(init_args.get(name, {}))
         paths[name] = configs / f"embed.{name}.yaml"
         paths[name].write_text(yaml.safe_dump(config, sort_keys=False))
