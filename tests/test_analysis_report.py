@@ -152,7 +152,7 @@ def test_report_page_is_offline_and_every_reference_exists(analysis):
         assert (out / ref).is_file(), ref
     for claim in ("Distortion raises anger", "Chorus and Delay", "Real-world effect chains"):
         assert claim in page
-    assert "supported" in page and "Loudness control" in page and "All probes and systems" in page
+    assert "supported" in page and "Loudness control" in page and "System comparison" in page
     plotly_js = (out / "assets" / "plotly.min.js").read_text()
     assert len(plotly_js) > 1_000_000  # the full bundle, once
     for html in (out / "figures").glob("*.html"):
@@ -176,7 +176,7 @@ def test_page_leads_with_the_headline_and_collapses_the_details(analysis):
     assert page.count("<h2>") == 2  # Findings, Details: everything else is collapsed
     # one section per table, not one per probe: the per-probe tables nest in the comparison
     top = re.findall(r'<details class="level0">\s*<summary>([^<]+)</summary>', page)
-    assert "All probes and systems (clean test scores)" in top and len(top) <= 12
+    assert "System comparison: every probe and system on clean test audio" in top and len(top) <= 12
     assert not any(t.startswith(("Performance under FX: ", "Prediction shifts: ")) for t in top)
     # the val-selected probe per (encoder, task) is named at the top
     assert "regression: enc_a / ridge" in page and "labels: enc_b / tagger" in page

@@ -94,7 +94,13 @@ def comparison_section(
         "system, probe = model). 'val <task>' is the validation score that picks the probe shown "
         "in the headline (R² mean over targets, F1 macro of quadrants, F1 micro of labels)."
     )
-    return Section("All probes and systems (clean test scores)", _html(table), note, (), children)
+    return Section(
+        "System comparison: every probe and system on clean test audio",
+        _html(table),
+        note,
+        (),
+        children,
+    )
 
 
 def performance_delta_section(performance: pd.DataFrame, title: str) -> Section | None:
