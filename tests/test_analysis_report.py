@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import r2_score
 
 from emofx.analysis.config import AnalysisParams
-from emofx.analysis.figures import panel_grid
+from emofx.analysis.figure_grid import panel_grid
 from emofx.analysis.loading import AnalysisInputError
 from emofx.analysis.run import log_to_mlflow, mlflow_metric_name, run_analysis
 from emofx.analysis.summary import FX_IMPACT_COLUMNS

@@ -21,8 +21,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from emofx.analysis import figures as fig
-from emofx.analysis import headline, report
+from emofx.analysis import dynamic_figures, embedding_figures, headline, report, shift_figures
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.displacement import displacement_table, trajectory_table
 from emofx.analysis.dynamic import DynamicSet, dynamic_metrics, dynamic_table, load_dynamic_sets
@@ -243,10 +242,10 @@ def dynamic_outputs(
     if dynamic.empty:
         return artifacts, None
     pairs = {
-        f"dynamic_curves_{d.encoder}_{d.probe}": fig.dynamic_curves_figure(d, dynamic)
+        f"dynamic_curves_{d.encoder}_{d.probe}": dynamic_figures.dynamic_curves_figure(d, dynamic)
         for d in dsets
     }
-    pairs["dynamic_song_r_delta"] = fig.dynamic_delta_figure(dynamic)
+    pairs["dynamic_song_r_delta"] = dynamic_figures.dynamic_delta_figure(dynamic)
     entries = []
     for name, pair in pairs.items():
         if pair is not None:
@@ -262,7 +261,7 @@ def figure_pairs(
     """Every figure the run has data for, by file name."""
     metrics = list(tables.performance["metric"].unique()) if len(tables.performance) else []
     pairs = {
-        "performance_dose": fig.dose_figure(
+        "performance_dose": shift_figures.dose_figure(
             tables.performance,
             conditions,
             metrics,
@@ -271,7 +270,7 @@ def figure_pairs(
             "Performance under FX: Δ vs clean per level",
             "Metric under each level minus clean (y = 0), 95% paired bootstrap CI.",
         ),
-        "shift_dose": fig.dose_figure(
+        "shift_dose": shift_figures.dose_figure(
             tables.shifts,
             conditions,
             list(MAIN_QUANTITIES),
@@ -280,13 +279,15 @@ def figure_pairs(
             "Prediction shifts per level",
             "Mean paired shift of the prediction vs clean per level, 95% bootstrap CI.",
         ),
-        "quadrant_radar": fig.radar_figure(tables.shifts, conditions),
-        "shift_size": fig.magnitude_figure(tables.shift_size),
-        "loudness_control": fig.loudness_figure(tables.loudness_control),
-        "label_rates": fig.label_figure(tables.shifts),
-        "displacement": fig.displacement_figure(tables.displacement, conditions),
-        f"{method}_trajectories": fig.trajectory_figure(tables.projection, conditions, method),
-        f"{method}_chains": fig.chain_figure(tables.projection, conditions, method),
+        "quadrant_radar": shift_figures.radar_figure(tables.shifts, conditions),
+        "shift_size": shift_figures.magnitude_figure(tables.shift_size),
+        "loudness_control": shift_figures.loudness_figure(tables.loudness_control),
+        "label_rates": shift_figures.label_figure(tables.shifts),
+        "displacement": embedding_figures.displacement_figure(tables.displacement, conditions),
+        f"{method}_trajectories": embedding_figures.trajectory_figure(
+            tables.projection, conditions, method
+        ),
+        f"{method}_chains": embedding_figures.chain_figure(tables.projection, conditions, method),
     }
     return {name: pair for name, pair in pairs.items() if pair is not None}
 
