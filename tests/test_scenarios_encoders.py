@@ -5,7 +5,8 @@ checkpoint) are pointed at tiny random checkpoints written in the official on-di
 Musicnn at the real weights in /work/shared/weights. The corpus is tiny (24 three-second tracks)
 and the FX grid holds ``eq@9``, whose band closes above 8 kHz: it cannot render at 16 kHz, so the
 16-kHz encoders (Musicnn, Qwen2-Audio) skip it while the others embed it, and the probe and
-analysis stages must cope with a condition missing for some encoders.
+analysis stages must cope with a condition missing for some encoders. Qwen2-Audio comes first, so
+the audition excerpts (rendered at the first encoder's rate) are made at 16 kHz too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MUSICNN_WEIGHTS = Path("/work/shared/weights/musicnn_mtg_jamendo.pth")
 N_TRACKS = 24
 # name → (working rate, number of stored layers) of the tiny checkpoints (Musicnn: real weights)
 ENCODERS = {
+    "qwen2_audio": (16_000, 4),  # first: the audition excerpts are rendered at its rate (16 kHz)
     "handcrafted": (22_050, 1),
     "logmel": (22_050, 1),
     "musicnn": (16_000, 4),
@@ -35,7 +37,6 @@ ENCODERS = {
     "mert": (24_000, 3),  # tiny 95M-style: 2 transformer layers + the input state
     "mert330": (24_000, 4),  # tiny 330M-style: 3 transformer layers + the input state
     "clap": (48_000, 7),
-    "qwen2_audio": (16_000, 4),
 }
 CONDITIONS = ["clean", "gain@9", "eq@9"]
 UNRENDERABLE_AT_16K = "eq@9"

@@ -210,6 +210,7 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
     from emofx.embed.listening import log_audition, materialise_rendered
     from emofx.embed.runner import EncoderConfig, embed_dataset, encoder_sample_rate
     from emofx.fx.conditions import load_conditions
+    from emofx.fx.render import unrenderable
     from emofx.tracking import is_rank_zero, nested_run
 
     paths = ProjectPaths(params.dataset.name)
@@ -247,6 +248,8 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
         # audition excerpts once per project, with the first encoder of params.yaml
         if is_rank_zero() and params.embed.encoders[0] in encoders:
             rate = encoder_sample_rate(params.embed.config_path(params.embed.encoders[0]))
+            skipped = unrenderable(conditions, rate)  # e.g. an eq band above this Nyquist
+            conditions = [c for c in conditions if c.id not in skipped]
             audition = params.fx.audition
             n = log_audition(conditions, manifest, paths.prepared, rate, audition, params.seed)
             console.print(f"audition: {n} excerpts/spectrograms logged to MLflow ({rate} Hz)")
