@@ -28,9 +28,6 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
-from emofx.encoders.musicnn import Musicnn
-from emofx.encoders.panns import Cnn14
-
 # --- MERT-v1 ----------------------------------------------------------------------------------
 # The architecture flags of the published config.json files. Both use a group-normed CNN front end
 # without conv biases (wav2vec2-base style); 330M adds the pre-LN ("stable layer norm") transformer.
@@ -271,6 +268,8 @@ TINY_CNN14_CHANNELS = (4, 8, 8, 16, 16, 32)
 
 def musicnn_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     """Musicnn-shaped random weights, BN statistics included, front-end buffers as upstream."""
+    from emofx.encoders.musicnn import Musicnn  # librosa: not needed by the HF writers (GPU box)
+
     torch.manual_seed(seed)
     model = Musicnn()
     state = model.state_dict()
@@ -290,6 +289,8 @@ def musicnn_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
 
 def tiny_state_dict(classes: int = 7) -> dict[str, torch.Tensor]:
     """A random tiny CNN14 (real front end: 1024-point STFT, 64 mels) with random BN statistics."""
+    from emofx.encoders.panns import Cnn14
+
     torch.manual_seed(0)
     state = Cnn14(TINY_CNN14_CHANNELS, classes_num=classes).state_dict()
     for key, value in state.items():
