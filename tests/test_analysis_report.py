@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -14,6 +15,7 @@ from sklearn.metrics import r2_score
 
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.figure_grid import panel_grid
+from emofx.analysis.heatmap import colour_limit
 from emofx.analysis.loading import AnalysisInputError
 from emofx.analysis.run import log_to_mlflow, mlflow_metric_name, run_analysis
 from emofx.analysis.summary import FX_IMPACT_COLUMNS
@@ -232,3 +234,12 @@ def test_panel_grid_wraps_long_blocks_and_hides_unused_cells():
     assert grid.cells[("enc_a", "fx7")][1:] == (2, 2) and grid.cells[("enc_b", "fx0")][1:] == (3, 1)
     assert sum(ax.axison for ax in grid.fig.axes) == 9
     assert grid.cells[("enc_a", "fx6")][0].get_title() == "enc_a: fx6"
+
+
+def test_heat_map_colour_scale_is_not_washed_out_by_one_extreme_cell():
+    values = np.array([0.1, -0.2, np.nan, -4.6, *[0.05] * 30])
+    finite = np.abs(values[~np.isnan(values)])
+    assert colour_limit(values) == pytest.approx(np.percentile(finite, 95))
+    assert colour_limit(values) < 0.2  # the -4.6 (and -0.2) cells saturate instead
+    assert colour_limit(np.array([np.nan])) == 1.0 and colour_limit(np.zeros(3)) == 1.0
+    assert colour_limit(np.array([*[0.0] * 30, 0.3])) == 0.3  # mostly zeros: the largest value

@@ -28,12 +28,21 @@ class HeatPanel:
     hover: list[list[str]]
 
 
+def colour_limit(values: np.ndarray, percentile: float = 95.0) -> float:
+    """Half-width of the symmetric colour scale: a high percentile of the finite |values| (1 when
+    there is nothing to scale)."""
+    finite = np.abs(values[np.isfinite(values)])
+    limit = float(np.percentile(finite, percentile)) if finite.size else 0.0
+    return limit if limit > 0 else float(finite.max(initial=0.0)) or 1.0
+
+
 def heatmap_figure(
     panels: list[HeatPanel], title: str, caption: str, colorbar: str, cmap: str = "RdBu"
 ) -> FigurePair:
-    """Panels side by side on one colour scale symmetric around 0 (white = no change)."""
-    finite = np.concatenate([np.abs(p.values[np.isfinite(p.values)]) for p in panels])
-    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    """Panels side by side on one colour scale symmetric around 0 (white = no change); the scale
+    ends at the 95th percentile of |value| so one extreme cell does not wash out the rest (cells
+    beyond it saturate; every cell prints its value)."""
+    limit = colour_limit(np.concatenate([p.values.ravel() for p in panels]))
     n_rows = max(len(p.rows) for p in panels)
     width = sum(CELL_W * len(p.columns) for p in panels) + 2.6 + 1.2 * len(panels)
     height = CELL_H * n_rows + 1.9
@@ -54,7 +63,7 @@ def heatmap_figure(
             dark = np.isfinite(value) and abs(value) > 0.6 * limit
             ax.text(c, r, text, ha="center", va="center", fontsize=FONT - 2,
                     color="white" if dark else "black")  # fmt: skip
-    fig.colorbar(image, ax=list(axes), label=colorbar, shrink=0.9)
+    fig.colorbar(image, ax=list(axes), label=colorbar, shrink=0.9, extend="both")
     pfig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels])
     for k, panel in enumerate(panels):
         pfig.add_trace(
