@@ -40,7 +40,7 @@ def reports(tmp_path_factory):
     shutil.copytree(REPO / "lightning_configs", root / "lightning_configs")
     for stage in STAGES:
         run(["emofx", stage], root)
-    return root / "reports"
+    return root / "reports" / "synth"
 
 
 def test_gain_shifts_arousal_and_loudness_matching_removes_it(reports):

@@ -59,16 +59,18 @@ def test_outputs_of_every_stage_exist(project):
             project / f"data/predictions/synth/handcrafted/xgboost/{cid}.parquet"
         )
         assert len(preds) == 160 and preds["pred_arousal_norm"].notna().all()
-    assert (project / "reports/index.html").is_file()
-    assert list((project / "reports/figures").glob("*.png"))
-    systems = pd.read_csv(project / "reports/systems/results.csv")
+    assert (project / "reports/synth/index.html").is_file()
+    assert list((project / "reports/synth/figures").glob("*.png"))
+    systems = pd.read_csv(project / "reports/synth/systems/results.csv")
     assert {"phase1"} <= set(systems["system"]) and len(systems) == 4  # 2 models × 2 feature sets
     assert (project / "data/systems/synth/phase1").is_dir()
-    assert "System comparison" in (project / "reports/index.html").read_text()
+    assert "System comparison" in (project / "reports/synth/index.html").read_text()
+    landing = (project / "reports/index.html").read_text()  # one link per dataset's report
+    assert 'href="synth/index.html"' in landing and "32 test tracks" in landing
 
 
 def test_clean_arousal_is_learned_from_the_planted_cues(project):
-    metrics = json.loads((project / "reports/metrics.json").read_text())
+    metrics = json.loads((project / "reports/synth/metrics.json").read_text())
     flat = pd.json_normalize(metrics, sep=".").iloc[0].to_dict()
     r2 = {k: v for k, v in flat.items() if "clean" in k and "r2_arousal" in k}
     assert r2, f"no clean arousal R² in metrics.json: {sorted(flat)[:20]}"
@@ -90,14 +92,14 @@ def test_dynamic_task_runs_on_the_frame_store_of_every_condition(project):
         )
         assert len(preds) == 800 and preds["pred_arousal_norm"].notna().all()
         assert preds["arousal_norm"].notna().all()  # every frame's time is an annotated instant
-    probe = json.loads((project / "reports/probe_metrics.json").read_text())
+    probe = json.loads((project / "reports/synth/probe_metrics.json").read_text())
     dynamic = probe["handcrafted"]["xgboost"]["dynamic"]
     # frames carry the clip's planted arousal cues (loudness, brightness, density): the same
     # reasoning and margin as MIN_CLEAN_TEST_R2_AROUSAL, on 2-Hz frames instead of clips
     assert dynamic["test/r2_arousal_dynamic"] > MIN_CLEAN_TEST_R2_AROUSAL, dynamic
-    impact = pd.read_csv(project / "reports/dynamic_impact.csv")
+    impact = pd.read_csv(project / "reports/synth/dynamic_impact.csv")
     assert set(impact["condition"]) == set(ids)
-    assert "Dynamic (2 Hz) predictions" in (project / "reports/index.html").read_text()
+    assert "Dynamic (2 Hz) predictions" in (project / "reports/synth/index.html").read_text()
 
 
 def test_faster_tempo_gives_higher_arousal_labels_and_predictions(project):

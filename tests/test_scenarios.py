@@ -115,9 +115,9 @@ def test_a_removed_encoder_leaves_the_report_and_metrics(project):
     ran, out = repro(project)
     assert "embed@logmel" not in ran and "analyze" in ran, out
     assert (project / "data/embeddings/synth/logmel").is_dir()  # persisted, but not analysed
-    for name in ("reports/index.html", "reports/metrics.json", "reports/probe_metrics.json"):
-        assert "logmel" not in (project / name).read_text(), f"logmel still in {name}"
-    tables = project / "reports/tables"
+    for name in ("index.html", "metrics.json", "probe_metrics.json"):
+        assert "logmel" not in (project / "reports/synth" / name).read_text(), name
+    tables = project / "reports/synth/tables"
     for table in tables.glob("*.csv"):
         assert "logmel" not in table.read_text(), f"logmel still in {table.name}"
 

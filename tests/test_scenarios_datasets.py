@@ -303,10 +303,12 @@ def check_outputs(project: Path, s: Scenario) -> None:
         if "dynamic" in s.tasks:
             frames = pd.read_parquet(probe_dir / "dynamic" / f"{condition}.parquet")
             assert len(frames) and frames["pred_valence_norm"].notna().all()
-    results = pd.read_csv(project / "reports/systems/results.csv")
+    results = pd.read_csv(project / f"reports/{s.name}/systems/results.csv")
     assert (len(results) > 0) == s.systems, results
     assert (project / f"data/systems/{s.name}").is_dir()
-    html = (project / "reports/index.html").read_text()
+    html = (project / f"reports/{s.name}/index.html").read_text()
+    landing = (project / "reports/index.html").read_text()  # one link per dataset's report
+    assert f'href="{s.name}/index.html"' in landing
     for task in s.tasks:
         assert REPORT_KEYS[task] in html, f"the report has no {task} metrics"
     params = yaml.safe_load((project / "params.yaml").read_text())

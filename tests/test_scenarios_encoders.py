@@ -104,8 +104,8 @@ def test_every_encoder_runs_through_the_whole_pipeline(project, name):
         )
         assert len(predictions) == N_TRACKS and predictions["condition"].eq(condition).all()
     assert not np.allclose(store.load("clean"), store.load("gain@9"))
-    assert name in (root / "reports/index.html").read_text()
-    assert name in json.dumps(json.loads((root / "reports/metrics.json").read_text()))
+    assert name in (root / "reports/synth/index.html").read_text()
+    assert name in json.dumps(json.loads((root / "reports/synth/metrics.json").read_text()))
 
 
 def test_mert_330m_style_store_has_the_330m_depth(project):

@@ -85,7 +85,7 @@ def test_no_enabled_system_writes_empty_valid_outputs(tmp_path, monkeypatch, mlf
     pd.DataFrame({"track_id": ["1"], "split": ["test"]}).to_parquet(prepared / "manifest.parquet")
     monkeypatch.chdir(tmp_path)
     assert main(["systems"]) == 0
-    table = pd.read_csv(tmp_path / "reports/systems/results.csv")
+    table = pd.read_csv(tmp_path / "reports/emo/systems/results.csv")
     assert table.empty and list(table.columns[:3]) == ["system", "model", "R2_valence"]
     assert "selected_on_val" in table.columns
     assert (tmp_path / "data/systems/emo").is_dir()

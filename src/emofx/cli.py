@@ -58,9 +58,16 @@ class ProjectPaths:
         """Predictions of the seed report's systems (same layout as the probes')."""
         return Path("data/systems") / self.dataset
 
-    systems_reports = Path("reports/systems")
+    reports_root = Path("reports")
 
-    reports = Path("reports")
+    @property
+    def reports(self) -> Path:
+        """This dataset's report folder: a second dataset never overwrites the first's."""
+        return self.reports_root / self.dataset
+
+    @property
+    def systems_reports(self) -> Path:
+        return self.reports / "systems"
 
 
 def file_digest(path: Path) -> str:
@@ -326,7 +333,7 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
             paths.predictions,
             params.seed,
             dataset=params.dataset.name,
-            metrics_path=ProjectPaths.reports / "probe_metrics.json",
+            metrics_path=paths.reports / "probe_metrics.json",
             dvc_stage="probe",
             dynamic_curves=pd.read_parquet(paths.dynamic) if paths.dynamic.is_file() else None,
         )
@@ -342,7 +349,7 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
     from emofx.systems.run import results_table, run_systems
 
     paths = ProjectPaths(params.dataset.name)
-    out = ProjectPaths.systems_reports
+    out = paths.systems_reports
     with open_stage_run(
         params,
         "systems",
@@ -377,6 +384,7 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
 
 def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
     """FX impact on the test split, statistics, figures and reports/index.html."""
+    from emofx.analysis.landing import write_landing
     from emofx.analysis.run import log_to_mlflow, run_analysis
 
     paths = ProjectPaths(params.dataset.name)
@@ -391,13 +399,14 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
             conditions_path=ProjectPaths.conditions,
             predictions_root=[paths.predictions, paths.systems],
             embeddings_root=paths.embeddings,
-            out_dir=ProjectPaths.reports,
+            out_dir=paths.reports,
             params=params.analysis,
             seed=params.seed,
             encoders=params.embed.encoders,
         )
         log_to_mlflow(result)
-    console.print(f"report: {(ProjectPaths.reports / 'index.html').resolve()}")
+    landing = write_landing(ProjectPaths.reports_root)
+    console.print(f"report: {(paths.reports / 'index.html').resolve()} (all datasets: {landing})")
 
 
 # --- tools -------------------------------------------------------------------------------------
