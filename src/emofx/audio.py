@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 from pedalboard.io import AudioFile
 
+from emofx.errors import EmofxError
+
 SUPPORTED_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".ogg", ".aiff", ".aif", ".m4a"})
 
 
-class AudioDecodeError(ValueError):
+class AudioDecodeError(EmofxError, ValueError):
     """A file that cannot be decoded as audio; the message says which and why."""
 
 

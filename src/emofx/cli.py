@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import os
 import sys
 import time
 import warnings
@@ -484,6 +485,9 @@ STAGES: dict[str, Callable[[Params, argparse.Namespace], None]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emofx", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (emofx --debug …)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in STAGES.items():
         p = sub.add_parser(name, help=(func.__doc__ or f"the {name} stage").strip().splitlines()[0])
@@ -551,8 +555,26 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
+def offline_defaults() -> None:
+    """No telemetry unless the user asked for it: MLflow's (and the Hugging Face Hub's) are off.
+
+    MLflow decides when it is imported, so its client is re-initialised here with the variable set.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from mlflow.telemetry.client import set_telemetry_client
+
+    set_telemetry_client()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; an expected error is one ``emofx: error:`` line (exit 2 for params)."""
+    from mlflow.exceptions import MlflowException
+
+    from emofx.errors import EmofxError
+
     args = build_parser().parse_args(argv)
+    offline_defaults()
     quiet_libraries()
     try:
         if hasattr(args, "stage"):
@@ -560,15 +582,12 @@ def main(argv: list[str] | None = None) -> int:
             args.stage(params, args)
         else:
             args.tool(args)
-    except ParamsError as exc:
-        for line in str(exc).splitlines():
-            print(f"emofx: error: {line}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
-        if getattr(args, "debug", False):
+    except (EmofxError, MlflowException, OSError, ValueError, KeyError, TypeError) as exc:
+        if args.debug:
             raise
-        print(f"emofx: error: {exc}", file=sys.stderr)
-        return 1
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"emofx: error: {line}", file=sys.stderr)
+        return 2 if isinstance(exc, ParamsError) else 1
     return 0
 
 

@@ -8,7 +8,9 @@ Validation happens in :func:`load_params`, before any stage does work.
 
 from __future__ import annotations
 
+import math
 import re
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from pydantic import (
 
 from emofx.analysis.config import AnalysisParams
 from emofx.datasets.config import DatasetParams, dataset_annotations
+from emofx.errors import EmofxError
+from emofx.fx.conditions import condition_ids
 from emofx.fx.config import FxParams
 from emofx.probes.config import ProbeParams, TaskName
 from emofx.systems.config import SYSTEM_PHASES, SystemsParams
@@ -32,6 +36,13 @@ from emofx.tracking import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_URI
 NESTED_KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.\w+(\[\d+\])*)*: ")
 AUTO = "auto"
 TASK_ORDER: tuple[TaskName, ...] = ("regression", "quadrant", "labels", "dynamic")
+SEED_LIMIT = 2**32
+"""numpy seeds must be 0 ≤ seed < 2**32."""
+#: tracking-URI schemes MLflow 3 opens without plugins (``""``: a plain path)
+MLFLOW_SCHEMES = frozenset(
+    {"", "file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks"}
+    | {"databricks-uc", "uc"}
+)
 #: the annotations each probe task needs (any one of the alternatives), and how to say it
 TASK_NEEDS: dict[str, tuple[tuple[frozenset[str], ...], str]] = {
     "regression": ((frozenset({"valence", "arousal"}),), "valence and arousal annotations"),
@@ -102,6 +113,17 @@ class MlflowParams(StrictModel):
     tracking_uri: str = DEFAULT_TRACKING_URI
     artifact_root: str = DEFAULT_ARTIFACT_ROOT
 
+    @field_validator("tracking_uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        """A scheme MLflow can open (its own or a plugin's ``mlflow.tracking_store``)."""
+        scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+        plugins = {e.name for e in entry_points(group="mlflow.tracking_store")}
+        if scheme not in MLFLOW_SCHEMES | plugins:
+            known = ", ".join(sorted((MLFLOW_SCHEMES | plugins) - {""}))
+            raise ValueError(f"unsupported scheme {scheme!r} in {uri!r} (MLflow opens: {known})")
+        return uri
+
 
 class Params(StrictModel):
     seed: int = 42
@@ -113,6 +135,13 @@ class Params(StrictModel):
     systems: SystemsParams = Field(default_factory=SystemsParams)
     analysis: AnalysisParams = Field(default_factory=AnalysisParams)
     mlflow: MlflowParams = Field(default_factory=MlflowParams)
+
+    @field_validator("seed")
+    @classmethod
+    def _numpy_seed(cls, seed: int) -> int:
+        if not 0 <= seed < SEED_LIMIT:
+            raise ValueError(f"{seed} is outside 0 ≤ seed < 2**32 (numpy's seed range)")
+        return seed
 
     @model_validator(mode="before")
     @classmethod
@@ -193,9 +222,32 @@ class Params(StrictModel):
                     f"[{', '.join(self.embed.encoders)}]; add it there or set "
                     f"systems.{phase}.enabled: auto (or false)"
                 )
+        problems += self._fx_and_frame_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _fx_and_frame_problems(self) -> list[str]:
+        """An fx section that renders no FX condition; frame conditions outside the grid."""
+        fx, problems = self.fx, []
+        if fx.effects and not fx.levels:
+            problems.append(
+                "fx.levels: empty, no FX condition would be rendered; give at least one level "
+                "1-10 (or set fx.effects: [] to use chains and plugins only)"
+            )
+        elif not (fx.effects or fx.chains or fx.plugins):
+            problems.append(
+                "fx: no FX condition would be rendered; give fx.effects with fx.levels, "
+                "fx.chains or fx.plugins"
+            )
+        ids = condition_ids(fx)
+        problems += [
+            f"embed.frames.conditions: {wanted!r} is not a condition of the fx section "
+            f"(have: {', '.join(ids)})"
+            for wanted in self.embed.frames.conditions or []
+            if wanted not in ids
+        ]
+        return problems
 
     def section(self, name: str) -> dict[str, Any]:
         """A section as plain JSON-able data (for hashes and MLflow params)."""
@@ -224,7 +276,7 @@ def supported_tasks(have: frozenset[str]) -> list[TaskName]:
     return [t for t in TASK_ORDER if any(need <= have for need in TASK_NEEDS[t][0])]
 
 
-class ParamsError(ValueError):
+class ParamsError(EmofxError, ValueError):
     """params.yaml is invalid; the message has one line per problem, each naming its key."""
 
 
@@ -234,9 +286,13 @@ def load_params(path: str | Path = "params.yaml", check_paths: bool = False) -> 
     if not path.is_file():
         raise ParamsError(f"{path}: not found (run from the project root)")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not a UTF-8 text file ({exc})") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc})") from exc
+    if problems := [f"{path}: {key}" for key in non_finite(raw)]:
+        raise ParamsError("\n".join(problems))
     try:
         params = Params.model_validate(raw)
     except ValidationError as exc:
@@ -244,6 +300,19 @@ def load_params(path: str | Path = "params.yaml", check_paths: bool = False) -> 
     if check_paths:
         check_input_paths(path, params)
     return params
+
+
+def non_finite(node: Any, key: str = "") -> list[str]:
+    """``key: value is not a finite number`` for every inf or NaN in the raw YAML."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"{key}: {node} is not a finite number"]
+    if isinstance(node, dict):
+        items = [(f"{key}.{k}" if key else str(k), v) for k, v in node.items()]
+    elif isinstance(node, list):
+        items = [(f"{key}[{i}]", v) for i, v in enumerate(node)]
+    else:
+        return []
+    return [line for child, value in items for line in non_finite(value, child)]
 
 
 def format_validation_error(path: Path, exc: ValidationError) -> str:

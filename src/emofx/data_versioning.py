@@ -20,11 +20,13 @@ from pathlib import Path
 
 import yaml
 
+from emofx.errors import EmofxError
+
 RAW_DIR = Path("data") / "raw"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class DataVersioningError(RuntimeError):
+class DataVersioningError(EmofxError, RuntimeError):
     """A dataset could not be put under (or looked up in) DVC; the message says why."""
 
 

@@ -31,6 +31,7 @@ from emofx.data_versioning import dataset_hash
 from emofx.datasets import load_dataset, read_dynamic_curves
 from emofx.datasets.config import DatasetParams
 from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
+from emofx.errors import EmofxError
 from emofx.progress import ProgressLog, is_terminal
 
 MANIFEST_FILE = "manifest.parquet"
@@ -39,7 +40,7 @@ DYNAMIC_FILE = "dynamic.parquet"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class TooManyRejectedError(RuntimeError):
+class TooManyRejectedError(EmofxError, RuntimeError):
     """More items were rejected than ``max_rejected_fraction`` allows."""
 
 

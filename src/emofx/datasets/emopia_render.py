@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from emofx.errors import EmofxError
+
 DEFAULT_SOUNDFONTS: tuple[Path, ...] = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),  # Debian/Ubuntu fluid-soundfont-gm
     Path("/usr/share/sounds/sf2/default-GM.sf2"),
@@ -28,7 +30,7 @@ INSTALL_HINT = (
 STAMP_FILE = "render.json"
 
 
-class RendererMissingError(RuntimeError):
+class RendererMissingError(EmofxError, RuntimeError):
     """The MIDI renderer or the soundfont is not installed; the message names which."""
 
 

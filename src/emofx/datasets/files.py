@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from emofx.audio import SUPPORTED_EXTENSIONS
+from emofx.errors import EmofxError
 
 
-class DatasetLayoutError(ValueError):
+class DatasetLayoutError(EmofxError, ValueError):
     """The dataset folder does not have the layout its loader expects; the message says where."""
 
 

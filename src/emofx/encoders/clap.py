@@ -25,6 +25,7 @@ from transformers import ClapAudioModelWithProjection, ClapConfig, ClapFeatureEx
 
 from emofx.encoders.base import Encoder, Pooling
 from emofx.encoders.hf_loading import preprocessor_sampling_rate, resolve_model_dir
+from emofx.errors import EmofxError
 
 
 class ClapAudioTower(ClapAudioModelWithProjection):
@@ -33,7 +34,7 @@ class ClapAudioTower(ClapAudioModelWithProjection):
     _keys_to_ignore_on_load_unexpected = [r"^text_model\.", r"^text_projection\.", r"^logit_scale_"]
 
 
-class ClapCheckpointError(ValueError):
+class ClapCheckpointError(EmofxError, ValueError):
     """A CLAP checkpoint this encoder cannot run deterministically or faithfully."""
 
 

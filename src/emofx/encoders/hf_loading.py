@@ -1,7 +1,8 @@
 """Resolve a Hugging Face model given as a Hub id or a local directory, offline first.
 
 A local directory is used as is. A Hub id is looked up in the Hugging Face cache (``HF_HOME`` /
-``HF_HUB_CACHE``) and downloaded only when the Hub can be reached and ``HF_HUB_OFFLINE`` is unset.
+``HF_HUB_CACHE``) and downloaded only when the Hub can be reached and neither ``HF_HUB_OFFLINE`` nor
+``EMOFX_OFFLINE`` is set.
 Files are fetched one by one, so a caller can take a few tensors out of a multi-shard checkpoint
 without downloading the rest. Every failure ends in one :class:`ModelNotAvailableError` that says
 which model and file are missing and how to point the encoder at a local copy.
@@ -23,10 +24,13 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from emofx.encoders.weights import OFFLINE_ENV, offline
+from emofx.errors import EmofxError
+
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-class ModelNotAvailableError(FileNotFoundError):
+class ModelNotAvailableError(EmofxError, FileNotFoundError):
     """A model (or one of its files) that is neither on disk nor obtainable from the Hub."""
 
 
@@ -39,7 +43,13 @@ def _from_hub(repo_id: str, what: str, revision: str | None, fetch: Callable[[],
             f"Hub id ({exc})"
         ) from exc
     except LocalEntryNotFoundError as exc:  # before EntryNotFoundError: it is a subclass
-        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
+        why = (
+            f"{OFFLINE_ENV} is set"
+            if offline()
+            else "HF_HUB_OFFLINE is set"
+            if constants.HF_HUB_OFFLINE
+            else "the Hub cannot be reached"
+        )
         raise ModelNotAvailableError(
             f"model {repo_id!r}: {what} is not in the Hugging Face cache "
             f"({constants.HF_HUB_CACHE}) and {why}. Download it once on a machine with network "
@@ -66,7 +76,10 @@ def resolve_file(model: str | PathLike, filename: str, *, revision: str | None =
         return path
     repo_id = str(model)
     return _from_hub(
-        repo_id, filename, revision, lambda: hf_hub_download(repo_id, filename, revision=revision)
+        repo_id,
+        filename,
+        revision,
+        lambda: hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline()),
     )
 
 
@@ -77,7 +90,10 @@ def resolve_snapshot(model: str | PathLike, *, revision: str | None = None) -> P
         return local
     repo_id = str(model)
     return _from_hub(
-        repo_id, "a snapshot", revision, lambda: snapshot_download(repo_id, revision=revision)
+        repo_id,
+        "a snapshot",
+        revision,
+        lambda: snapshot_download(repo_id, revision=revision, local_files_only=offline()),
     )
 
 

@@ -35,6 +35,7 @@ from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
 from emofx.encoders.base import Encoder, Pooling, encode_by_length
 from emofx.encoders.hf_loading import resolve_file, resolve_model_dir
+from emofx.errors import EmofxError
 
 # MERTConfig fields that HubertConfig does not know, with the only values this loader accepts
 # (None: any value, consumed below or irrelevant to inference).
@@ -48,7 +49,7 @@ MERT_ONLY_FIELDS = {
 NOT_CONFIG_FIELDS = ("auto_map", "architectures", "model_type")
 
 
-class MertCheckpointError(ValueError):
+class MertCheckpointError(EmofxError, ValueError):
     """A MERT checkpoint this loader cannot reproduce faithfully."""
 
 

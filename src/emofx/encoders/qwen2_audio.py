@@ -44,6 +44,7 @@ from emofx.encoders.hf_loading import (
     resolve_file,
     resolve_snapshot,
 )
+from emofx.errors import EmofxError
 
 AUDIO_PREFIX = "audio_tower."
 INDEX_FILE = "model.safetensors.index.json"
@@ -56,7 +57,7 @@ PAPER_PARITY_DTYPE = torch.float16
 Representation = Literal["encoder", "decoder"]
 
 
-class Qwen2AudioCheckpointError(ValueError):
+class Qwen2AudioCheckpointError(EmofxError, ValueError):
     """A Qwen2-Audio checkpoint whose audio tower cannot be loaded as published."""
 
 

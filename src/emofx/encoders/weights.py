@@ -1,7 +1,8 @@
 """Locating pretrained checkpoints: explicit path → ``$EMOFX_WEIGHTS_DIR`` → user cache → download.
 
 Downloads (only for checkpoints with a published URL and sha256) land in the user cache and are
-verified against the sha256 before use.
+verified against the sha256 before use. ``EMOFX_OFFLINE=1`` (or ``allow_download=False``) turns
+them off.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from pathlib import Path
 import platformdirs
 import torch
 
+from emofx.errors import EmofxError
+
 WEIGHTS_DIR_ENV = "EMOFX_WEIGHTS_DIR"
+OFFLINE_ENV = "EMOFX_OFFLINE"
+"""Set to 1/true/yes: nothing is downloaded (pretrained weights here, Hub models in hf_loading)."""
 _SOTA_TAGGING = "https://github.com/minzwon/sota-music-tagging-models/raw/master/models"
 
 
@@ -49,8 +54,13 @@ PANNS_CNN14 = WeightsSpec(
 )
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(EmofxError, FileNotFoundError):
     """No usable checkpoint; the message lists where emofx looked and how to point it at one."""
+
+
+def offline() -> bool:
+    """Whether ``$EMOFX_OFFLINE`` forbids downloads."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def user_cache_dir() -> Path:
@@ -70,7 +80,8 @@ def resolve_weights(
 
     ``path`` (a file, or a directory holding ``spec.filename``) wins and is never second-guessed:
     it may be a fine-tuned or test checkpoint. Otherwise the search directories are tried, then a
-    verified download into the user cache.
+    verified download into the user cache, unless ``allow_download`` is off or
+    ``$EMOFX_OFFLINE`` is set.
     """
     if path is not None:
         path = Path(path).expanduser()
@@ -85,7 +96,9 @@ def resolve_weights(
         if (directory / spec.filename).is_file():
             return directory / spec.filename
     failure = "no download URL is known" if spec.url is None else "downloads are disabled"
-    if spec.url is not None and allow_download:
+    if spec.url is not None and offline():
+        failure = f"downloads are disabled (${OFFLINE_ENV} is set)"
+    elif spec.url is not None and allow_download:
         try:
             return _download(spec)
         except (OSError, RuntimeError) as exc:  # URLError is an OSError; hash mismatch Runtime

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from emofx.errors import EmofxError
 from emofx.fx.chains import BUILTIN_CHAINS
 from emofx.fx.effects import EFFECTS, check_level, get_effect
 
@@ -24,7 +25,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LEADING_KEY = re.compile(r"^(\w+(?:\[\d+\])*): ")
 
 
-class FxConfigError(ValueError):
+class FxConfigError(EmofxError, ValueError):
     """An invalid ``fx`` section; one line per problem, each naming its key."""
 
 
