@@ -429,14 +429,23 @@ def cmd_fx_list(args: argparse.Namespace) -> None:
 
 
 def cmd_fx_render(args: argparse.Namespace) -> None:
+    import math
+
     from emofx.fx.render import render_file
 
     fx = load_params(args.params).fx if Path(args.params).is_file() else None
-    rendered = render_file(args.condition, Path(args.input), Path(args.output), params=fx)
-    console.print(
-        f"{args.condition}: {args.input} → {args.output} "
-        f"(loudness {rendered.loudness_change_lu:+.1f} LU)"
+    rendered = render_file(
+        args.condition, Path(args.input), Path(args.output), params=fx, force=args.force
     )
+    change = rendered.loudness_change_lu
+    loudness = (
+        f"loudness {change:+.1f} LU"
+        if math.isfinite(change)
+        else "silent input (loudness undefined)"
+        if not math.isfinite(rendered.loudness_in_lufs)
+        else "silent output (loudness undefined)"
+    )
+    console.print(f"{args.condition}: {args.input} → {args.output} ({loudness})")
 
 
 def cmd_tag(args: argparse.Namespace) -> None:
@@ -508,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--condition", required=True, help="e.g. distortion@7, reverb@3+lufs, chain:u2"
     )
     render.add_argument("--params", default="params.yaml", help="for user chains and plugins")
+    render.add_argument(
+        "--force", action="store_true", help="allow OUT to be IN (render the file in place)"
+    )
     render.add_argument("input")
     render.add_argument("output")
     render.set_defaults(tool=cmd_fx_render)

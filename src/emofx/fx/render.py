@@ -15,13 +15,14 @@ import numpy as np
 import pedalboard
 
 from emofx.audio import audio_info, load_audio, write_audio
+from emofx.errors import EmofxError
 from emofx.fx.conditions import Condition, Step, resolve_condition
 from emofx.fx.config import FxParams
 from emofx.fx.effects import get_effect
 from emofx.fx.loudness import integrated_loudness
 
 
-class RenderError(ValueError):
+class RenderError(EmofxError, ValueError):
     """A condition that cannot be rendered on this audio; the message names the condition."""
 
 
@@ -128,10 +129,16 @@ def render_file(
     *,
     params: FxParams | None = None,
     sample_rate: int | None = None,
+    force: bool = False,
 ) -> Rendered:
     """Render an audio file for listening, all channels, at ``sample_rate`` (default: the
     file's own rate). ``condition`` may be an id, resolved with ``params`` (needed for user chains
-    and plugins). The output format follows ``out_path``'s extension."""
+    and plugins). The output format follows ``out_path``'s extension. ``out_path`` may be the
+    input file itself (also through another path or a link) only with ``force``."""
+    if not force and Path(out_path).exists() and Path(out_path).samefile(in_path):
+        raise RenderError(
+            f"output {out_path} is the input file {in_path}; give another output or --force"
+        )
     if isinstance(condition, str):
         condition = resolve_condition(condition, params)
     sample_rate = sample_rate or audio_info(in_path).sample_rate
