@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from emofx.embed.store import INDEX, LOUDNESS, META, EmbeddingStore
+from emofx.errors import EmofxError
 from emofx.fx import conditions as fx_conditions
 
 CLEAN = "clean"
@@ -26,7 +27,7 @@ TASKS = ("regression", "quadrant", "labels")
 """Static probe tasks; every performance and shift row names the one it belongs to."""
 
 
-class AnalysisInputError(ValueError):
+class AnalysisInputError(EmofxError, ValueError):
     """An input store is missing, malformed or inconsistent; the message says which and how."""
 
 
