@@ -22,6 +22,21 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_globals(monkeypatch):
+    """Each test starts with the tracking URI it found: code under test calls
+    ``mlflow.set_tracking_uri`` (a process global that wins over ``MLFLOW_TRACKING_URI``), so a test
+    that pointed it at a server it then stopped would send every later test to a dead address."""
+    from mlflow.tracking._tracking_service import utils
+
+    monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)
+    yield
+    import mlflow
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
 @pytest.fixture()
 def mlflow_uri(tmp_path, monkeypatch) -> str:
     """A fresh sqlite MLflow store for one test (MLFLOW_TRACKING_URI wins over params)."""
