@@ -22,19 +22,31 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+MLFLOW_PROCESS_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_mlflow_globals(monkeypatch):
-    """Each test starts with the tracking URI it found: code under test calls
-    ``mlflow.set_tracking_uri`` (a process global that wins over ``MLFLOW_TRACKING_URI``), so a test
-    that pointed it at a server it then stopped would send every later test to a dead address."""
+    """Each test starts with MLflow's process state as it found it. Code under test calls
+    ``mlflow.set_tracking_uri`` / ``set_experiment``, which set module globals *and* write
+    ``MLFLOW_TRACKING_URI`` / ``MLFLOW_EXPERIMENT_ID`` into os.environ; left behind they send
+    later tests to a stopped test server or to an experiment id of another store."""
+    from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service import utils
 
+    saved = {name: os.environ.get(name) for name in MLFLOW_PROCESS_ENV}
     monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)
+    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
     yield
     import mlflow
 
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture()
