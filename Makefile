@@ -28,8 +28,8 @@ run: setup  ## synthetic corpus → prepare → conditions → embed → probe �
 	@echo "  key metrics  $(CURDIR)/reports/metrics.json   (dvc metrics show)"
 	@echo "  MLflow UI    make ui   → http://127.0.0.1:5000"
 
-test: setup  ## the full test suite (unit + integration + end-to-end)
-	pytest -q
+test: setup  ## the full test suite (unit + integration + end-to-end), two workers (one per core)
+	pytest -q -n 2 --dist loadfile
 
 test-fast: setup  ## skip the slow end-to-end tests
 	pytest -q -m "not slow"
