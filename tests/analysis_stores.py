@@ -221,3 +221,19 @@ def _write_embeddings(
             "conditions": [c.id for c in conditions],
         }
         (store / "meta.json").write_text(json.dumps(meta))
+
+
+def analyse(paths, out_dir: Path, params, seed: int, encoders: list[str]):
+    """``run_analysis`` over the stores :func:`write_stores` wrote (``paths``) into ``out_dir``."""
+    from emofx.analysis.run import run_analysis
+
+    return run_analysis(
+        manifest_path=paths.manifest,
+        conditions_path=paths.conditions,
+        predictions_root=paths.predictions,
+        embeddings_root=paths.embeddings,
+        out_dir=out_dir,
+        params=params,
+        seed=seed,
+        encoders=encoders,
+    )

@@ -8,10 +8,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from emofx.analysis.config import AnalysisParams
-from emofx.analysis.run import log_to_mlflow, run_analysis
+from emofx.analysis.run import log_to_mlflow
 from emofx.analysis.summary import flat_numbers
 from emofx.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, configure, experiment_id
-from tests.analysis_stores import write_stores
+from tests.analysis_stores import analyse, write_stores
 
 PARAMS = AnalysisParams(n_bootstrap=100, projection={"method": "tsne", "max_tracks": 8})
 CONDITIONS = ["clean", "reverb@3", "reverb@8", "gain@8", "gain@8+lufs"]
@@ -24,16 +24,7 @@ def analysed(tmp_path_factory):
         root, n_tracks=40, effects={"reverb": [3, 8], "gain": [8]}, chains=(),
         encoders={"enc_a": [("head", 6)]},
     )  # fmt: skip
-    result = run_analysis(
-        manifest_path=paths.manifest,
-        conditions_path=paths.conditions,
-        predictions_root=paths.predictions,
-        embeddings_root=paths.embeddings,
-        out_dir=root / "reports",
-        params=PARAMS,
-        seed=1,
-        encoders=["enc_a"],
-    )
+    result = analyse(paths, root / "reports", PARAMS, 1, ["enc_a"])
     return root / "reports", result
 
 

@@ -19,7 +19,7 @@ from emofx.analysis.heatmap import colour_limit
 from emofx.analysis.loading import AnalysisInputError
 from emofx.analysis.run import log_to_mlflow, mlflow_metric_name, run_analysis
 from emofx.analysis.summary import FX_IMPACT_COLUMNS
-from tests.analysis_stores import AROUSAL_PER_DB, GAIN_DB_AT_8, write_stores
+from tests.analysis_stores import AROUSAL_PER_DB, GAIN_DB_AT_8, analyse, write_stores
 
 PARAMS = AnalysisParams(
     n_bootstrap=200, projection={"max_tracks": 10, "n_epochs": 30, "n_neighbors": 8}
@@ -37,16 +37,7 @@ def analysis(tmp_path_factory):
         effects={"reverb": [3, 8], "distortion": [3, 8], "chorus": [8], "gain": [8]},
         encoders={"enc_a": [("frontend", 12), ("head", 8)], "enc_b": [("only", 6)]},
     )
-    result = run_analysis(
-        manifest_path=paths.manifest,
-        conditions_path=paths.conditions,
-        predictions_root=paths.predictions,
-        embeddings_root=paths.embeddings,
-        out_dir=root / "reports",
-        params=PARAMS,
-        seed=7,
-        encoders=["enc_a", "enc_b"],
-    )
+    result = analyse(paths, root / "reports", PARAMS, 7, ["enc_a", "enc_b"])
     return paths, root / "reports", result
 
 

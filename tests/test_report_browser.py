@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from emofx.analysis.config import AnalysisParams
-from emofx.analysis.run import run_analysis
-from tests.analysis_stores import write_stores
+from tests.analysis_stores import analyse, write_stores
 
 pytestmark = pytest.mark.slow
 CHROMIUM = next(
@@ -140,16 +139,7 @@ def _report(root: Path, tasks: tuple[str, ...], n_tracks: int) -> Path:
         root, n_tracks=n_tracks, tasks=tasks, effects={"reverb": [3, 8], "gain": [8]},
         chains=("heavy",), encoders={"enc_a": [("head", 6)]},
     )  # fmt: skip
-    run_analysis(
-        manifest_path=paths.manifest,
-        conditions_path=paths.conditions,
-        predictions_root=paths.predictions,
-        embeddings_root=paths.embeddings,
-        out_dir=root / "reports",
-        params=PARAMS,
-        seed=2,
-        encoders=["enc_a"],
-    )
+    analyse(paths, root / "reports", PARAMS, 2, ["enc_a"])
     return root / "reports"
 
 
