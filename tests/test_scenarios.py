@@ -145,7 +145,7 @@ def test_own_data_added_with_dvc_is_pulled_back_by_a_fresh_clone(project, tmp_pa
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(own), str(clone)], tmp_path)
-    run(["dvc", "pull"], clone)
+    run(["dvc", "pull", "--with-deps", "prepare"], clone)
     assert dataset_hash(clone / "data/raw/mine") == digest
     ran, out = repro(clone, "prepare")
     # git-free small outputs (cache: false) are rebuilt in seconds; the decode does not rerun
