@@ -221,3 +221,24 @@ def test_the_release_split_files_are_read(tmp_path):
         listed = pd.read_csv(release / "split" / f"{split}_clip.csv")["clip_name"]
         assert sorted(splits[splits == split].index) == sorted(c[:-4] for c in listed)
     assert splits.notna().all()
+
+
+def test_a_dataset_reached_through_a_symlink_renders_and_prepares(tmp_path):
+    """`..` in a render path relative to a symlinked root climbs the link's *target*: the loader
+    and the decoder work on the resolved root, so the rendered audio is found."""
+    clips = {c: CLIPS[c] for c in ("Q1__8v0MFBZoco_0", "Q4_xgtwQGeB6_0_0", "Q2_Ie5koh4qvJc_31")}
+    real = write_emopia(tmp_path / "disk" / "deep" / "emopia", clips)
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "emopia").symlink_to(real)
+    options = {"sample_rate": 16000, "render_dir": str(tmp_path / "renders")}
+    result = load_dataset("emopia", tmp_path / "datasets" / "emopia", **options)
+    assert not result.rejected and len(result.manifest) == 3
+    params = DatasetParams(
+        name="emopia",
+        format="emopia",
+        root=tmp_path / "datasets" / "emopia",
+        workers=1,
+        options=options,
+        split={"train": 0.34, "val": 0.33, "test": 0.33},
+    )
+    assert len(prepare(params, tmp_path / "out", [16000], seed=0)) == 3

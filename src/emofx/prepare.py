@@ -103,7 +103,7 @@ def prepare(
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_rejected(rejected, len(manifest), out_dir, params)  # fail before decoding if hopeless
 
-    failures = _decode_all(manifest, Path(params.root), out_dir, sample_rates, params)
+    failures = _decode_all(manifest, Path(params.root).resolve(), out_dir, sample_rates, params)
     rejected += [
         RejectedItem(manifest.at[i, "track_id"], manifest.at[i, "audio_path"], reason)
         for i, reason in failures.items()

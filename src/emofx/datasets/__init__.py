@@ -49,7 +49,9 @@ def load_dataset(name: str, root: str | Path, **options) -> LoadResult:
         raise TypeError(
             f"dataset format {name!r} has no option(s) {unknown}; options: {accepted or 'none'}"
         )
-    root = Path(root)
+    # the resolved root: a path a loader makes relative to it (renders beside the dataset) climbs
+    # with `..`, which the OS applies to a symlink's target, not to the link's folder
+    root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset root folder not found (format {name!r})")
     return loader(root, **options)
