@@ -24,8 +24,8 @@ run: setup  ## synthetic corpus → prepare → conditions → embed → probe �
 	dvc repro
 	@echo
 	@echo "Results:"
-	@echo "  report       $(CURDIR)/reports/index.html"
-	@echo "  key metrics  $(CURDIR)/reports/metrics.json   (dvc metrics show)"
+	@echo "  reports      $(CURDIR)/reports/index.html   (one report per dataset: reports/<dataset>/)"
+	@echo "  key metrics  reports/<dataset>/metrics.json   (dvc metrics show; dvc plots show)"
 	@echo "  MLflow UI    make ui   → http://127.0.0.1:5000"
 
 test: setup  ## the full test suite (unit + integration + end-to-end), two workers (one per core)
