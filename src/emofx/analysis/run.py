@@ -258,11 +258,22 @@ def dynamic_outputs(
 def figure_pairs(
     tables: Tables, conditions: dict[str, ConditionInfo], method: str
 ) -> dict[str, FigurePair]:
-    """Every figure the run has data for, by file name."""
-    metrics = list(tables.performance["metric"].unique()) if len(tables.performance) else []
+    """Every figure the run has data for, by file name. The per-probe detail figures show the
+    probes of the report's body (val-selected per encoder and task): with every probe and the 24
+    seed-report systems they grew to 16 000-pixel strips; all probes stay in ``tables/``."""
+    shown = {(r.encoder, r.probe) for r in tables.selected_probes.itertuples()}
+
+    def body(table: pd.DataFrame) -> pd.DataFrame:
+        if table.empty or not {"encoder", "probe"} <= set(table.columns):
+            return table
+        keep = [pair in shown for pair in zip(table["encoder"], table["probe"], strict=True)]
+        return table[keep]
+
+    performance, shifts = body(tables.performance), body(tables.shifts)
+    metrics = list(performance["metric"].unique()) if len(performance) else []
     pairs = {
         "performance_dose": shift_figures.dose_figure(
-            tables.performance,
+            performance,
             conditions,
             metrics,
             "metric",
@@ -271,7 +282,7 @@ def figure_pairs(
             "Metric under each level minus clean (y = 0), 95% paired bootstrap CI.",
         ),
         "shift_dose": shift_figures.dose_figure(
-            tables.shifts,
+            shifts,
             conditions,
             list(MAIN_QUANTITIES),
             "quantity",
@@ -279,10 +290,10 @@ def figure_pairs(
             "Prediction shifts per level",
             "Mean paired shift of the prediction vs clean per level, 95% bootstrap CI.",
         ),
-        "quadrant_radar": shift_figures.radar_figure(tables.shifts, conditions),
-        "shift_size": shift_figures.magnitude_figure(tables.shift_size),
-        "loudness_control": shift_figures.loudness_figure(tables.loudness_control),
-        "label_rates": shift_figures.label_figure(tables.shifts),
+        "quadrant_radar": shift_figures.radar_figure(shifts, conditions),
+        "shift_size": shift_figures.magnitude_figure(body(tables.shift_size)),
+        "loudness_control": shift_figures.loudness_figure(body(tables.loudness_control)),
+        "label_rates": shift_figures.label_figure(shifts),
         "displacement": embedding_figures.displacement_figure(tables.displacement, conditions),
         f"{method}_trajectories": embedding_figures.trajectory_figure(
             tables.projection, conditions, method
