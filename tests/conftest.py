@@ -26,7 +26,7 @@ MLFLOW_PROCESS_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXP
 
 
 @pytest.fixture(autouse=True)
-def _isolated_mlflow_globals(monkeypatch):
+def _isolated_mlflow_globals(monkeypatch, tmp_path_factory):
     """Each test starts with MLflow's process state as it found it. Code under test calls
     ``mlflow.set_tracking_uri`` / ``set_experiment``, which set module globals *and* write
     ``MLFLOW_TRACKING_URI`` / ``MLFLOW_EXPERIMENT_ID`` into os.environ; left behind they send
@@ -35,6 +35,9 @@ def _isolated_mlflow_globals(monkeypatch):
     from mlflow.tracking._tracking_service import utils
 
     saved = {name: os.environ.get(name) for name in MLFLOW_PROCESS_ENV}
+    if saved["MLFLOW_TRACKING_URI"] is None:  # MLflow's default is ./mlflow.db: never the repo
+        store = tmp_path_factory.mktemp("mlflow-default") / "mlflow.db"
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}"
     monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)
     monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
     yield
