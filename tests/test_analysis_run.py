@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from emofx.analysis.config import AnalysisParams
-from emofx.analysis.run import run_analysis
-from tests.analysis_stores import Paths, write_stores
+from tests.analysis_stores import Paths, analyse, write_stores
 
 PARAMS = AnalysisParams(
     n_bootstrap=100, projection={"max_tracks": 8, "n_epochs": 20, "n_neighbors": 5}
@@ -29,16 +28,7 @@ def stores(tmp_path_factory) -> Paths:
 
 
 def _analyse(paths: Paths, out: Path, encoders: list[str]) -> dict:
-    return run_analysis(
-        manifest_path=paths.manifest,
-        conditions_path=paths.conditions,
-        predictions_root=paths.predictions,
-        embeddings_root=paths.embeddings,
-        out_dir=out,
-        params=PARAMS,
-        seed=3,
-        encoders=encoders,
-    )
+    return analyse(paths, out, PARAMS, 3, encoders)
 
 
 def test_only_the_listed_encoders_are_analysed(stores, tmp_path):
