@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ProjectionParams(BaseModel):
@@ -34,7 +34,9 @@ class FindingsParams(BaseModel):
 class AnalysisParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    split: str = Field("test", description="split the FX impact is scored on")
+    split: str = Field(
+        "test", description="held-out data scored: the test split, or out of fold under cv"
+    )
     n_bootstrap: int = Field(1000, ge=100, description="resamples for paired bootstrap CIs")
     confidence_level: float = Field(0.95, gt=0.5, lt=1.0)
     fdr_alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Benjamini–Hochberg level")
@@ -46,3 +48,15 @@ class AnalysisParams(BaseModel):
     )
     projection: ProjectionParams = ProjectionParams()
     findings: FindingsParams = FindingsParams()
+
+    @field_validator("split")
+    @classmethod
+    def _held_out(cls, split: str) -> str:
+        """Only held-out predictions measure a model: train rows were fitted, val rows chose."""
+        if split != "test":
+            raise ValueError(
+                f"{split!r}: only held-out data is scored, 'test' (the test split, or every "
+                "track's out-of-fold prediction under evaluation.protocol cv); train and val "
+                "predictions come from data the probes were fitted or selected on"
+            )
+        return split

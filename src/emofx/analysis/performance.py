@@ -188,3 +188,27 @@ def performance_table(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def fold_table(pset: PredictionSet, manifest: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
+    """Out-of-fold predictions (a ``fold`` column): every clean metric per fold, ``encoder,
+    probe, task, metric, fold, n, value`` — the spread the pooled score hides. Empty otherwise."""
+    columns = ["encoder", "probe", "task", "metric", "fold", "n", "value"]
+    clean = pset.frames[CLEAN]
+    if "fold" not in clean:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    truth = manifest.loc[pset.track_ids]
+    for task in tasks(pset, manifest, params):
+        column = {"regression": REGRESSION_TARGETS.get(task.name), "quadrant": "quadrant"}.get(
+            task.task, "labels"
+        )
+        keep = truth[column].notna().to_numpy()
+        fold = clean["fold"].to_numpy()[keep]
+        for k in np.unique(fold):
+            at = fold == k
+            for metric_name, metric in task.metrics.items():
+                value = float(metric(task.truth[at], task.predictions[CLEAN][at]))
+                rows.append((pset.encoder, pset.probe, task.task, f"{metric_name}_{task.name}",
+                             int(k), int(at.sum()), value))  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

@@ -288,6 +288,41 @@ class RunSummary:
     probes: list[str]
     shown: list[str]  # "task: encoder / probe" of the val-selected probes
     conditions: list[str]
+    protocol: str = ""  # how the scored predictions were held out (see protocol_line)
+
+
+def protocol_line(protocol: str, evaluation, folds: pd.DataFrame, selected: pd.DataFrame) -> str:
+    """The evaluation protocol in words; under cross-validation with the spread over folds of
+    each shown probe's clean score (R² mean over targets, F1 macro, F1 micro)."""
+    if protocol != "cv":
+        return (
+            "fixed split: fitted on train, layer and hyperparameters chosen on val, scored on test"
+        )
+    k, repeats = evaluation.folds, evaluation.repeats
+    text = (
+        f"{k}-fold cross-validation{f' × {repeats} repeats' if repeats > 1 else ''} "
+        "(seeded, group-disjoint, stratified): each fold fitted on the other folds' clean audio, "
+        "choices on an inner validation split of them; every track scored once, out of fold"
+        f"{' (predictions averaged over repeats)' if repeats > 1 else ''}"
+    )
+    if folds.empty:
+        return text
+    metric = {"regression": "r2_", "quadrant": "f1_macro_", "labels": "f1_micro_"}
+    spread = []
+    for row in selected.itertuples():
+        part = folds[(folds["encoder"] == row.encoder) & (folds["probe"] == row.probe)
+                     & (folds["task"] == row.task)
+                     & folds["metric"].str.startswith(metric[row.task])]  # fmt: skip
+        if part.empty:
+            continue
+        per_fold = part.groupby("fold")["value"].mean()
+        name = metric[row.task].rstrip("_").replace("_", " ")
+        spread.append(
+            f"{row.task} {row.encoder} / {row.probe} clean {name} per fold "
+            f"{per_fold.mean():.2f} ± {per_fold.std(ddof=1):.2f} "
+            f"({per_fold.min():.2f}–{per_fold.max():.2f})"
+        )
+    return text + (". " + "; ".join(spread) if spread else "")
 
 
 def render_report(

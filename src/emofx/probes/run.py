@@ -26,6 +26,8 @@ from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.data.meta_dataset import MetaDataset
 
 from emofx.embed.store import EmbeddingStore, atomic_write
+from emofx.evaluation.config import EvaluationParams
+from emofx.evaluation.folds import cv_folds
 from emofx.probes.classical import CLASSICAL
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
@@ -71,18 +73,27 @@ def run_probes(
     metrics_path: Path | None = None,
     dvc_stage: str | None = None,
     dynamic_curves: pd.DataFrame | None = None,
+    evaluation: EvaluationParams | None = None,
 ) -> dict[str, dict[str, float]]:
     """Fit every (encoder, probe, task), log to MLflow, write predictions (and DVC metrics).
+
+    ``evaluation`` (default: the fixed split) resolves to ``split`` or ``cv`` from the manifest
+    size; under ``cv`` the static tasks are fitted per fold (:mod:`emofx.probes.crossval`) and the
+    dynamic task keeps the manifest's split.
 
     ``dataset`` names registered models and Optuna studies; ``dvc_stage`` (e.g. ``"probe"``) adds
     the DVC stage hash and dependency hashes as lineage tags; ``metrics_path`` gets a JSON of all
     metrics ``{encoder: {probe: {task: {metric: value}}}}`` for ``dvc metrics`` / ``dvc exp show``.
     Returns ``{"<encoder>.<probe>": metrics}``.
     """
+    from emofx.probes.crossval import run_cv_encoder  # it builds on this module
+
     hashes = dvc_stage_hashes(dvc_stage) if dvc_stage else None
     tags = hashes.tags() if hashes is not None else {}
-    if tags and mlflow.active_run() is not None:
-        mlflow.set_tags(tags)
+    protocol = (evaluation or EvaluationParams(protocol="split")).resolve(len(manifest))
+    folds = cv_folds(manifest, evaluation, seed) if evaluation and protocol == "cv" else None
+    if mlflow.active_run() is not None:
+        mlflow.set_tags(tags | {"emofx.evaluation.protocol": protocol})
     results: dict[str, dict[str, float]] = {}
     report: dict[str, Any] = {}
     for encoder in encoders:
@@ -97,30 +108,45 @@ def run_probes(
             with_groups(build_task(task, index, manifest, params.targets), index, manifest)
             for task in static
         ]
-        layers = choose_layers(ctx, tasks, params, seed, predictions_root / encoder)
-        for probe in params.probes:
-            columns: dict[str, dict[str, np.ndarray]] = {c: {} for c in store.conditions()}
-            merged: dict[str, float] = {}
-            for data in tasks:
-                layer = layers[probe, data.task]
-                fitted, metrics = fit_and_log(ctx, probe, data, layer, params, seed)
-                merged |= metrics
-                report.setdefault(encoder, {}).setdefault(probe, {})[data.task] = metrics
-                for condition in columns:
-                    pred = fitted.predict(load_features(store, condition, layer))
-                    columns[condition] |= prediction_columns(data, pred)
-            if tasks:
-                write_predictions(index, columns, predictions_root / encoder / probe)
-            results[f"{encoder}.{probe}"] = merged
+        out_dir = predictions_root / encoder
+        if folds is None:
+            by_probe = run_split_encoder(ctx, tasks, params, seed, out_dir)
+        else:
+            by_probe = run_cv_encoder(ctx, tasks, folds, params, seed, out_dir)
+        for probe, by_task in by_probe.items():
+            report.setdefault(encoder, {})[probe] = dict(by_task)
+            results[f"{encoder}.{probe}"] = {k: v for m in by_task.values() for k, v in m.items()}
         if "dynamic" in params.tasks:
             dynamic = run_dynamic(ctx, hashes, dynamic_curves, params, seed, predictions_root)
             for probe, metrics in dynamic.items():
                 report.setdefault(encoder, {}).setdefault(probe, {})["dynamic"] = metrics
-                results[f"{encoder}.{probe}"] |= metrics
+                results.setdefault(f"{encoder}.{probe}", {}).update(metrics)
     if metrics_path is not None:
         text = json.dumps(report, indent=2, sort_keys=True)
         atomic_write(Path(metrics_path), lambda tmp: tmp.write_text(text))
     return results
+
+
+def run_split_encoder(
+    ctx: EncoderContext, tasks: list[TaskData], params: ProbeParams, seed: int, out_dir: Path
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Fit every (probe, task) on the manifest's split; write ``out_dir/<probe>/<condition>``
+    predictions; returns ``{probe: {task: metrics}}``."""
+    layers = choose_layers(ctx, tasks, params, seed, out_dir)
+    index = ctx.store.index()
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for probe in params.probes:
+        columns: dict[str, dict[str, np.ndarray]] = {c: {} for c in ctx.store.conditions()}
+        report[probe] = {}
+        for data in tasks:
+            layer = layers[probe, data.task]
+            fitted, report[probe][data.task] = fit_and_log(ctx, probe, data, layer, params, seed)
+            for condition in columns:
+                pred = fitted.predict(load_features(ctx.store, condition, layer))
+                columns[condition] |= prediction_columns(data, pred)
+        if tasks:
+            write_predictions(index, columns, out_dir / probe)
+    return report
 
 
 def run_dynamic(
@@ -276,6 +302,16 @@ def tuning_fingerprint(
     }
 
 
+def run_tags(ctx: EncoderContext, probe: str, data: TaskData, layer: LayerChoice) -> dict:
+    return {
+        **ctx.tags,
+        "emofx.encoder": ctx.encoder,
+        "emofx.probe": probe,
+        "emofx.task": data.task,
+        "emofx.layer": ctx.layer_name(layer),
+    }
+
+
 def fit_and_log(
     ctx: EncoderContext,
     probe: str,
@@ -285,62 +321,85 @@ def fit_and_log(
     seed: int,
 ) -> tuple[FittedProbe, dict[str, float]]:
     """(Tune,) fit and score one probe in its own run; log and register the model."""
-    x = load_features(ctx.store, "clean", layer)[data.rows]
-    name = registered_name(ctx.dataset, ctx.encoder, probe, data.task)
     run_name = f"{ctx.encoder}/{probe}/{data.task}"
-    run_tags = {
-        **ctx.tags,
-        "emofx.encoder": ctx.encoder,
-        "emofx.probe": probe,
-        "emofx.task": data.task,
-        "emofx.layer": ctx.layer_name(layer),
-    }
-    with nested_run(run_name, run_tags) as run:
+    with nested_run(run_name, run_tags(ctx, probe, data, layer)) as run:
         mlflow.log_input(ctx.data_input, context="train")
-        overrides: dict[str, Any] = {}
-        if probe in params.tune.probes:
-            with nested_run(f"{run_name}/tune", run_tags):
-                study = study_name(name, tuning_fingerprint(ctx, probe, data, layer, params, seed))
-                overrides = tune_probe(probe, data, x, params, seed, study, run_tags).best_params
-        logger = None
-        if probe == "mlp":
-            logger = MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)
-        fitted = fit_probe(probe, data, x, params, seed, overrides=overrides, logger=logger)
-        metrics: dict[str, float] = {}
-        for split in SPLITS:
-            metrics |= score_split(data, split, fitted.predict(x[data.mask(split)]))
-        mlflow.log_params(
-            {
-                "layer": ctx.layer_name(layer),
-                **{f"n_{s}": int(data.mask(s).sum()) for s in SPLITS},
-                "outputs": ",".join(data.outputs),
-                **{f"tuned.{k}": v for k, v in overrides.items()},
-                **fitted.hyperparams,
-            }
-        )
-        # After the training curves the MLP's logger wrote: the final values are the latest.
-        mlflow.log_metrics({**metrics, **fitted.info}, step=int(fitted.info.get("global_step", 0)))
+        fitted, metrics, x = fit_in_run(ctx, probe, data, layer, params, seed, run, run_name)
         if params.register_models:
-            uri = log_model(probe, fitted.model, x[data.mask("train")][:2])
             metric = f"val/{selection_metric(data)}"
-            selection = Selection(
-                metric,
-                metrics[metric],
-                "val",
-                data.task,
-                tuple(data.outputs),
+            register_fitted(ctx, probe, fitted, data, x, Selection(
+                metric, metrics[metric], "val", data.task, tuple(data.outputs),
                 ctx.data_input.digest,
-            )
-            version, reason = register(uri, name, selection)
-            mlflow.set_tags(
-                {
-                    "emofx.registered_model": name,
-                    "emofx.model_version": str(version.version),
-                    "emofx.champion": str(reason is not None).lower(),
-                    **({REASON_TAG: reason} if reason is not None else {}),
-                }
-            )
+            ))  # fmt: skip
     return fitted, metrics
+
+
+def fit_in_run(
+    ctx: EncoderContext,
+    probe: str,
+    data: TaskData,
+    layer: LayerChoice,
+    params: ProbeParams,
+    seed: int,
+    run: mlflow.ActiveRun,
+    run_name: str,
+) -> tuple[FittedProbe, dict[str, float], np.ndarray]:
+    """(Tune,) fit on ``data``'s train rows and score its splits, logging to the active ``run``
+    (``run_name``: its name, the prefix of the tuning run).
+
+    Returns the fitted probe, its metrics and the clean features of ``data.rows``. A split
+    without rows (the final refit under cross-validation has no test rows) is not scored.
+    """
+    x = load_features(ctx.store, "clean", layer)[data.rows]
+    overrides: dict[str, Any] = {}
+    if probe in params.tune.probes:
+        tags = run_tags(ctx, probe, data, layer)
+        with nested_run(f"{run_name}/tune", tags):
+            name = registered_name(ctx.dataset, ctx.encoder, probe, data.task)
+            study = study_name(name, tuning_fingerprint(ctx, probe, data, layer, params, seed))
+            overrides = tune_probe(probe, data, x, params, seed, study, tags).best_params
+    logger = None
+    if probe == "mlp":
+        logger = MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)
+    fitted = fit_probe(probe, data, x, params, seed, overrides=overrides, logger=logger)
+    metrics: dict[str, float] = {}
+    for split in SPLITS:
+        if data.mask(split).any():
+            metrics |= score_split(data, split, fitted.predict(x[data.mask(split)]))
+    mlflow.log_params(
+        {
+            "layer": ctx.layer_name(layer),
+            **{f"n_{s}": int(data.mask(s).sum()) for s in SPLITS},
+            "outputs": ",".join(data.outputs),
+            **{f"tuned.{k}": v for k, v in overrides.items()},
+            **fitted.hyperparams,
+        }
+    )
+    # After the training curves the MLP's logger wrote: the final values are the latest.
+    mlflow.log_metrics({**metrics, **fitted.info}, step=int(fitted.info.get("global_step", 0)))
+    return fitted, metrics, x
+
+
+def register_fitted(
+    ctx: EncoderContext,
+    probe: str,
+    fitted: FittedProbe,
+    data: TaskData,
+    x: np.ndarray,
+    selection: Selection,
+) -> None:
+    """Log the model to the active run, register it and record whether it became champion."""
+    name = registered_name(ctx.dataset, ctx.encoder, probe, data.task)
+    uri = log_model(probe, fitted.model, x[data.mask("train")][:2])
+    version, reason = register(uri, name, selection)
+    mlflow.set_tags(
+        {
+            "emofx.registered_model": name,
+            "emofx.model_version": str(version.version),
+            "emofx.champion": str(reason is not None).lower(),
+            **({REASON_TAG: reason} if reason is not None else {}),
+        }
+    )
 
 
 def write_predictions(

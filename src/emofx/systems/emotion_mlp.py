@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 from lightning.pytorch.loggers import MLFlowLogger
 
+from emofx.evaluation.folds import Fold
 from emofx.probes.config import MlpParams
 from emofx.probes.mlp import MlpConfig, MlpSplit, fit_mlp, predict_mlp
+from emofx.probes.tasks import SPLITS, TaskData
 from emofx.systems.common import (
+    evaluate,
     open_store,
     regression_task,
     score_all_splits,
-    write_condition_predictions,
+    write_protocol_predictions,
 )
 from emofx.systems.config import PannsMlpParams
 from emofx.systems.tsne import save_tsne_figure
@@ -39,8 +42,11 @@ def run_phase3(
     predictions_root: Path,
     figures_dir: Path,
     seed: int,
+    folds: list[Fold] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fit EmotionMLP on clean embeddings, predict every condition; ``{"panns_mlp/…": metrics}``."""
+    """Fit EmotionMLP on clean embeddings, predict every condition; ``{"panns_mlp/…": metrics}``.
+
+    With ``folds`` (cross-validation) one network per fold, predictions out of fold."""
     store = open_store(embeddings_root, params.encoder, "systems.panns_mlp")
     if params.layer not in store.meta()["layer_names"]:
         raise ValueError(
@@ -59,22 +65,26 @@ def run_phase3(
             batch_size=params.batch_size,
         )
     )
-    split = {
-        s: MlpSplit(clean[data.mask(s)][:, None], data.y[data.mask(s)]) for s in ("train", "val")
-    }
     name = f"{SYSTEM}/{MODEL}"
-    with nested_run(name, {"emofx.system": SYSTEM, "emofx.model": MODEL}) as run:
-        logger = None
-        if run is not None:
-            logger = MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)
-        model = fit_mlp(
-            config, "regression", targets, split["train"], split["val"], seed, logger=logger
+
+    def fit(k: int, view: TaskData) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """EmotionMLP on the view's train rows, early-stopped on its val rows."""
+        train, val = (
+            MlpSplit(clean[view.mask(s)][:, None], view.y[view.mask(s)]) for s in SPLITS[:2]
         )
+        logger = None
+        if run is not None and folds is None:
+            logger = MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)
+        model = fit_mlp(config, "regression", targets, train, val, seed, logger=logger)
         preds = {c: predict_mlp(model, x[:, None]) for c, x in features.items()}
-        metrics = score_all_splits(data, preds["clean"])
+        return score_all_splits(view, preds["clean"]), preds
+
+    track_ids = index["track_id"].astype(str).to_numpy()
+    with nested_run(name, {"emofx.system": SYSTEM, "emofx.model": MODEL}) as run:
+        metrics, preds = evaluate(data, track_ids, folds, fit)
         if run is not None:
             mlflow.log_metrics(metrics)
-    write_condition_predictions(index, data, preds, Path(predictions_root) / SYSTEM / MODEL)
+    write_protocol_predictions(index, data, preds, folds, Path(predictions_root) / SYSTEM / MODEL)
     if params.tsne and {"valence_norm", "arousal_norm"} <= set(targets):
         save_tsne_figure(
             clean,

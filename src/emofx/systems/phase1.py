@@ -18,14 +18,17 @@ import pandas as pd
 
 from emofx.embed.store import EmbeddingStore
 from emofx.encoders.handcrafted import feature_names
+from emofx.evaluation.folds import Fold
 from emofx.probes.metrics import short_target
 from emofx.probes.tasks import TaskData
 from emofx.systems.classical import fit_grid
 from emofx.systems.common import (
+    evaluate,
+    fits_of,
     open_store,
     regression_task,
     score_all_splits,
-    write_condition_predictions,
+    write_protocol_predictions,
 )
 from emofx.systems.config import Phase1Params
 from emofx.systems.features import (
@@ -84,41 +87,57 @@ def run_phase1(
     predictions_root: Path,
     figures_dir: Path,
     seed: int,
+    folds: list[Fold] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fit, score and predict every (model, feature set); returns ``{"phase1/<name>": metrics}``."""
+    """Fit, score and predict every (model, feature set); returns ``{"phase1/<name>": metrics}``.
+
+    With ``folds`` (cross-validation) the features are selected and the models fitted inside each
+    fold's training tracks; predictions are out of fold (the SHAP figure is the first fold's).
+    """
     store = open_store(embeddings_root, params.encoder, "systems.phase1")
     index = store.index()
     data = regression_task(index, manifest, targets)
-    conditions = store.conditions()
-    features = {c: np.asarray(store.load(c, 0))[data.rows] for c in conditions}
+    track_ids = index["track_id"].astype(str).to_numpy()
+    features = {c: np.asarray(store.load(c, 0))[data.rows] for c in store.conditions()}
     names = store_feature_names(store, features["clean"].shape[1])
-    train = data.mask("train")
-    x_train = features["clean"][train]
+    views = fits_of(data, track_ids, folds)
 
-    selections = {}
+    selections: list[dict[str, Selection]] = []
     with nested_run(f"{SYSTEM}/features", {"emofx.system": SYSTEM}) as run:
-        for j, target in enumerate(targets):
-            plot = Path(figures_dir) / f"shap_summary_{short_target(target)}.png"
-            selections[target] = select_features(
-                x_train, data.y[train, j], params, seed, names, plot, short_target(target)
-            )
+        for k, view in enumerate(views):
+            train = view.mask("train")
+            selections.append({})
+            for j, target in enumerate(targets):
+                plot = Path(figures_dir) / f"shap_summary_{short_target(target)}.png"
+                selections[k][target] = select_features(
+                    features["clean"][train], view.y[train, j], params, seed, names,
+                    plot if k == 0 else None, short_target(target),
+                )  # fmt: skip
         if run is not None:
-            mlflow.log_dict(selection_report(selections, names), "feature_selection.json")
+            mlflow.log_dict(selection_report(selections[0], names), "feature_selection.json")
 
     results: dict[str, dict[str, float]] = {}
     for feature_set in params.feature_sets:
-        columns = {t: selections[t].sets[feature_set] for t in targets}
-        empty = [t for t, cols in columns.items() if not cols]
+        columns = [{t: sel[t].sets[feature_set] for t in targets} for sel in selections]
+        empty = sorted({t for cols in columns for t, c in cols.items() if not c})
         if empty:
             log.warning("phase1: feature set %s is empty for %s; skipped", feature_set, empty)
             continue
         for model in params.models:
             name = f"{model}_{feature_set}"
             with nested_run(f"{SYSTEM}/{name}", {"emofx.system": SYSTEM, "emofx.model": name}):
-                metrics, preds = fit_one(params, data, features, columns, model, seed)
+                metrics, preds = evaluate(
+                    data,
+                    track_ids,
+                    folds,
+                    lambda k, view, m=model, cols=columns: fit_one(
+                        params, view, features, cols[k], m, seed, "" if folds is None else f"{k}."
+                    ),
+                )
                 if mlflow.active_run() is not None:
                     mlflow.log_metrics(metrics)
-            write_condition_predictions(index, data, preds, Path(predictions_root) / SYSTEM / name)
+            out = Path(predictions_root) / SYSTEM / name
+            write_protocol_predictions(index, data, preds, folds, out)
             results[f"{SYSTEM}/{name}"] = metrics
     return results
 
@@ -130,8 +149,10 @@ def fit_one(
     columns: dict[str, list[int]],
     model: str,
     seed: int,
+    param_prefix: str = "",
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Grid-search one model per target; metrics and per-condition predictions ``[n, targets]``."""
+    """Grid-search one model per target; metrics and per-condition predictions ``[n, targets]``
+    (the chosen hyperparameters are logged as params named ``<param_prefix><target>.<knob>``)."""
     train = data.mask("train")
     preds = {c: np.zeros((len(data.rows), len(columns))) for c in features}
     chosen: dict[str, str] = {}
@@ -151,7 +172,7 @@ def fit_one(
         for condition, x in features.items():
             preds[condition][:, j] = search.predict(x[:, cols])
     if mlflow.active_run() is not None:
-        mlflow.log_params(chosen)
+        mlflow.log_params({f"{param_prefix}{k}": v for k, v in chosen.items()})
     return score_all_splits(data, preds["clean"]), preds
 
 

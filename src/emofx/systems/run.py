@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from emofx.errors import EmofxError
+from emofx.evaluation.config import EvaluationParams
+from emofx.evaluation.folds import cv_folds
 from emofx.systems.config import SystemsParams
 from emofx.systems.emotion_mlp import run_phase3
 from emofx.systems.phase1 import run_phase1
@@ -19,6 +22,10 @@ from emofx.systems.phase2 import run_phase2
 log = logging.getLogger(__name__)
 
 TABLE_METRICS = ("r2", "rmse", "mae")
+
+
+class SystemsProtocolError(EmofxError, ValueError):
+    """A system that cannot run under the resolved evaluation protocol."""
 
 
 def run_systems(
@@ -31,19 +38,38 @@ def run_systems(
     predictions_root: Path,
     figures_dir: Path,
     seed: int,
+    evaluation: EvaluationParams | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run the enabled phases; ``{"<system>/<model>": {"test/r2_valence": …, …}}``.
+
+    ``evaluation`` (default: the fixed split) resolves like the probe stage's, and under ``cv``
+    the systems use the probes' folds (the same function of manifest, params and seed), so the
+    comparison table compares like with like; ``test/…`` are then out-of-fold scores.
 
     Writes ``<predictions_root>/<system>/<model>/<condition>.parquet`` (``predictions_root``
     exists afterwards even when no phase is enabled) and, under
     ``figures_dir``, ``shap_summary_<target>.png`` (Phase 1) and ``tsne_panns.png`` (Phase 3).
     """
     targets = list(params.targets)
+    protocol = (evaluation or EvaluationParams(protocol="split")).resolve(len(manifest))
+    folds = cv_folds(manifest, evaluation, seed) if evaluation and protocol == "cv" else None
+    if folds is not None and params.spectrogram.enabled:
+        raise SystemsProtocolError(
+            f"systems.spectrogram does not support evaluation.protocol cv yet ({len(manifest)} "
+            "tracks): set evaluation.protocol: split or systems.spectrogram.enabled: false"
+        )
     predictions_root.mkdir(parents=True, exist_ok=True)  # the stage's output, even when empty
     results: dict[str, dict[str, float]] = {}
     if params.phase1.enabled:
         results |= run_phase1(
-            params.phase1, manifest, targets, embeddings_root, predictions_root, figures_dir, seed
+            params.phase1,
+            manifest,
+            targets,
+            embeddings_root,
+            predictions_root,
+            figures_dir,
+            seed,
+            folds,
         )
     if params.spectrogram.enabled:
         results |= run_phase2(
@@ -64,6 +90,7 @@ def run_systems(
             predictions_root,
             figures_dir,
             seed,
+            folds,
         )
     if not results:
         log.warning("systems: no phase enabled (systems.*.enabled are all false)")

@@ -1,0 +1,1 @@
+"""Evaluation protocol: one fixed split, or seeded group-disjoint cross-validation folds."""

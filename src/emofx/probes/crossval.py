@@ -1,0 +1,206 @@
+"""The probe stage under ``evaluation.protocol: cv``: out-of-fold predictions for every track.
+
+Per fold (:mod:`emofx.evaluation.folds`) each task's rows are relabelled ``train`` / ``val`` /
+``test`` (held out), so everything the split protocol does on train and val (layer sweep, Optuna,
+early stopping, ``auto`` regularisation) runs inside the fold's training tracks unchanged; the
+held-out tracks are predicted under every condition. Embeddings are read from the one store (no
+re-extraction per fold). The ``final`` fold refits on every track (inner val for the choices) and
+is the model that is logged and registered; its score is the pooled out-of-fold one. MLflow::
+
+    <encoder>/<probe>/<task>                   final refit, registered; test/* = out-of-fold
+        <encoder>/<probe>/<task>/repeat-0/fold-0 …   one run per fold (test/* = that fold)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from emofx.embed.store import atomic_write
+from emofx.evaluation.folds import Fold, fold_columns, held_out
+from emofx.probes.config import ProbeParams
+from emofx.probes.fit import FittedProbe, LayerChoice, load_features
+from emofx.probes.metrics import score_split, selection_metric
+from emofx.probes.registry import Selection
+from emofx.probes.run import (
+    EncoderContext,
+    choose_layers,
+    fit_in_run,
+    register_fitted,
+    run_tags,
+)
+from emofx.probes.tasks import TaskData, prediction_columns
+from emofx.tracking import nested_run
+
+
+@dataclass(frozen=True)
+class FoldFit:
+    fold: Fold
+    layer: LayerChoice
+    fitted: FittedProbe
+    metrics: dict[str, float]
+
+
+def fold_task(data: TaskData, fold: Fold, track_ids: np.ndarray) -> TaskData:
+    """``data`` with each row's role in ``fold`` as its split (``test`` = held out)."""
+    return replace(data, split=fold.roles(track_ids[data.rows]))
+
+
+def run_cv_encoder(
+    ctx: EncoderContext,
+    tasks: list[TaskData],
+    folds: list[Fold],
+    params: ProbeParams,
+    seed: int,
+    out_dir: Path,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Fit every (probe, task) per fold and once on all tracks; write out-of-fold predictions
+    ``out_dir/<probe>/<condition>.parquet``; returns ``{probe: {task: metrics}}``."""
+    index = ctx.store.index()
+    track_ids = index["track_id"].astype(str).to_numpy()
+    per_fold = {f.name: [fold_task(d, f, track_ids) for d in tasks] for f in folds}
+    layers = {
+        f.name: choose_layers(ctx, per_fold[f.name], params, seed, out_dir / "folds" / slug(f))
+        for f in folds
+    }
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for probe in params.probes:
+        columns: dict[str, list[dict[str, np.ndarray]]] = {}
+        for t, data in enumerate(tasks):
+            fits, metrics = fit_task(ctx, probe, folds, [per_fold[f.name][t] for f in folds],
+                                     [layers[f.name][probe, data.task] for f in folds], params,
+                                     seed)  # fmt: skip
+            report.setdefault(probe, {})[data.task] = metrics
+            for condition, parts in predict_out_of_fold(ctx, data, fits, len(track_ids)).items():
+                merged = columns.setdefault(condition, [{} for _ in parts])
+                for into, part in zip(merged, parts, strict=True):
+                    into |= part
+        if tasks:
+            write_oof_predictions(index, folds, columns, out_dir / probe)
+    return report
+
+
+def slug(fold: Fold) -> str:
+    return fold.name.replace("/", "-")
+
+
+def fit_task(
+    ctx: EncoderContext,
+    probe: str,
+    folds: list[Fold],
+    data: list[TaskData],
+    layers: list[LayerChoice],
+    params: ProbeParams,
+    seed: int,
+) -> tuple[list[FoldFit], dict[str, float]]:
+    """Every fold's fit in its own child run, then the final refit in the parent run, which
+    gets the pooled out-of-fold scores (``test/…``), their per-fold spread (``cv/…``) and the
+    registered model. Returns the held-out folds' fits and the parent's metrics."""
+    task = data[0].task
+    run_name = f"{ctx.encoder}/{probe}/{task}"
+    *fold_parts, (final_fold, final_data, final_layer) = zip(folds, data, layers, strict=True)
+    with nested_run(run_name, run_tags(ctx, probe, final_data, final_layer)) as run:
+        mlflow.log_input(ctx.data_input, context="train")
+        fits = []
+        for fold, fold_data, layer in fold_parts:
+            name = f"{run_name}/{fold.name}"
+            with nested_run(name, run_tags(ctx, probe, fold_data, layer)) as child:
+                fitted, metrics, _ = fit_in_run(
+                    ctx, probe, fold_data, layer, params, seed, child, name
+                )
+            fits.append(FoldFit(fold, layer, fitted, metrics))
+        fitted, metrics, x = fit_in_run(
+            ctx, probe, final_data, final_layer, params, seed, run, run_name
+        )
+        metrics |= out_of_fold_metrics(ctx, final_data, fits)
+        mlflow.log_params({"evaluation.protocol": "cv", "evaluation.fits": len(fits)})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if k.startswith(("test/", "cv/"))})
+        if params.register_models:
+            metric = f"test/{selection_metric(final_data)}"
+            selection = Selection(
+                metric,
+                metrics[metric],
+                "out_of_fold",
+                task,
+                tuple(final_data.outputs),
+                ctx.data_input.digest,
+            )
+            register_fitted(ctx, probe, fitted, final_data, x, selection)
+    return fits, metrics
+
+
+def out_of_fold_metrics(
+    ctx: EncoderContext, data: TaskData, fits: list[FoldFit]
+) -> dict[str, float]:
+    """``test/…``: every labelled track's clean out-of-fold prediction scored at once (the mean
+    over repeats); ``cv/<selection metric>_mean|_std|_min|_max`` over the folds' own scores."""
+    track_ids = ctx.store.index()["track_id"].astype(str).to_numpy()[data.rows]
+    everything = replace(data, split=np.full(len(data.rows), "test"))
+    by_repeat: dict[int, np.ndarray] = {}
+    for fit in fits:
+        held = fit.fold.roles(track_ids) == "test"
+        x = load_features(ctx.store, "clean", fit.layer)[data.rows[held]]
+        pred = by_repeat.setdefault(fit.fold.repeat, np.zeros((len(data.rows), data.n_outputs)))
+        pred[held] = fit.fitted.predict(x)
+    pooled = [score_split(everything, "test", pred) for pred in by_repeat.values()]
+    metrics = {k: float(np.mean([p[k] for p in pooled])) for k in pooled[0]}
+    key = f"test/{selection_metric(data)}"
+    scores = np.array([fit.metrics[key] for fit in fits])
+    name = f"cv/{selection_metric(data)}"
+    return metrics | {
+        f"{name}_mean": float(scores.mean()),
+        f"{name}_std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+        f"{name}_min": float(scores.min()),
+        f"{name}_max": float(scores.max()),
+    }
+
+
+def predict_out_of_fold(
+    ctx: EncoderContext, data: TaskData, fits: list[FoldFit], n_rows: int
+) -> dict[str, list[dict[str, np.ndarray]]]:
+    """Per condition and repeat: the prediction columns of every store row, each row predicted
+    by the fold that held it out (one features array in memory at a time)."""
+    track_ids = ctx.store.index()["track_id"].astype(str).to_numpy()
+    repeats = sorted({f.fold.repeat for f in fits})
+    out = {}
+    for condition in ctx.store.conditions():
+        preds = [np.zeros((n_rows, data.n_outputs)) for _ in repeats]
+        for layer in dict.fromkeys(f.layer for f in fits):
+            x = load_features(ctx.store, condition, layer)
+            for fit in (f for f in fits if f.layer == layer):
+                held = fit.fold.roles(track_ids) == "test"
+                preds[fit.fold.repeat][held] = fit.fitted.predict(x[held])
+        out[condition] = [prediction_columns(data, p) for p in preds]
+    return out
+
+
+def write_oof_predictions(
+    index: pd.DataFrame,
+    folds: list[Fold],
+    columns: dict[str, list[dict[str, np.ndarray]]],
+    out_dir: Path,
+) -> None:
+    """One parquet per condition: ``track_id, split, condition, fold`` (``repeat`` with several
+    repeats, one row per track and repeat) + the prediction columns."""
+    track_ids = index["track_id"].astype(str).to_numpy()
+    repeats = sorted({f.repeat for f in held_out(folds)})
+    for condition, parts in columns.items():
+        frames = []
+        for repeat, cols in zip(repeats, parts, strict=True):
+            extra = {"repeat": repeat} if len(repeats) > 1 else {}
+            frames.append(
+                index[["track_id", "split"]].assign(
+                    condition=condition,
+                    fold=fold_columns(folds, track_ids, repeat),
+                    **extra,
+                    **cols,
+                )
+            )
+        frame = pd.concat(frames, ignore_index=True)
+        atomic_write(
+            out_dir / f"{condition}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
+        )
