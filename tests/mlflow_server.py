@@ -1,12 +1,14 @@
 """A real ``mlflow server`` on 127.0.0.1 for integration tests (sqlite backend in a tmp folder).
 
 Use the ``mlflow_server`` fixture (import it into the test module); it points
-``MLFLOW_TRACKING_URI`` at the server and stops it after the test.
+``MLFLOW_TRACKING_URI`` at the server and stops it after the test. ``migrated_store`` is a sqlite
+store migrated once per session (a migration costs 5-10 s): copy it with :func:`copy_store`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,9 +30,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory) -> Path:
+    """An empty sqlite store at MLflow's current schema (copy it, never write to it)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    db = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    SqlAlchemyStore(f"sqlite:///{db}", str(db.parent / "artifacts")).engine.dispose()
+    return db
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    """A copy of ``template`` as ``folder/mlflow.db``; returns its URI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
 @contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """Start a server with its stores under ``root``; yield its URI; stop it (process group)."""
+def serve(root: Path, template: Path | None = None) -> Iterator[str]:
+    """Start a server with its stores under ``root`` (its database a copy of ``template`` when
+    given: no migration at start); yield its URI; stop it (process group)."""
+    if template is not None:
+        copy_store(template, root)
     port = free_port()
     log = open(root / "mlflow-server.log", "w+b")  # noqa: SIM115 - closed below
     cmd = [

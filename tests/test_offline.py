@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from emofx.encoders import weights
+from tests.mlflow_server import copy_store, migrated_store  # noqa: F401 - the fixture
 from tests.pipeline_repo import REPO
 
 #: variables that make MLflow turn telemetry off by itself (CI, tests) or that the test sets
@@ -108,3 +110,41 @@ except ModelNotAvailableError as exc:
     assert "'emofx-test/no-such-model': config.json is not in the Hugging Face cache" in line
     assert "EMOFX_OFFLINE is set" in line
     assert seconds < 20
+
+
+STAGE = """
+import time
+from emofx.cli import offline_defaults
+offline_defaults()  # as `emofx <stage>` starts
+started = time.perf_counter()
+import mlflow
+from emofx.tracking import nested_run, stage_run
+with stage_run("probe", "tiny", {"probe": {"a": 1}}, artifact_root="art"):
+    with nested_run("tiny/ridge/regression"):
+        mlflow.log_metric("val/r2_mean", 0.5)
+print(f"{time.perf_counter() - started:.2f}")
+"""
+
+
+def test_a_stage_makes_no_connection_and_waits_for_none(
+    tmp_path,
+    migrated_store,  # noqa: F811
+):
+    """Every HTTP(S) request would go through the proxy, a socket here that records callers
+    (no ``unshare -n``: in a namespace of its own the stage could not even reach the recorder)."""
+    copy_store(migrated_store, tmp_path / "mlruns")  # offline_env's MLFLOW_TRACKING_URI
+    with socket.socket() as recorder:
+        recorder.bind(("127.0.0.1", 0))
+        recorder.listen()
+        recorder.setblocking(False)
+        proxy = f"http://127.0.0.1:{recorder.getsockname()[1]}"
+        env = offline_env(tmp_path, HTTP_PROXY=proxy, HTTPS_PROXY=proxy)
+        env.update(http_proxy=proxy, https_proxy=proxy, NO_PROXY="", no_proxy="")
+        env["PYTHONPATH"] = str(REPO / "src")
+        proc = subprocess.run(
+            [sys.executable, "-c", STAGE], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        with pytest.raises(BlockingIOError):  # nobody called
+            recorder.accept()
+    assert float(proc.stdout.strip().splitlines()[-1]) < 10  # no timeout waited out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,18 +18,108 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import psutil
+from mlflow.exceptions import MlflowException
+
+from emofx.errors import EmofxError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 
+#: MLflow retries a failed request 7 times with a doubling backoff (about 4 min before a stage
+#: learns that its server is gone); emofx stages give up within seconds. The user's env wins.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+REACH_TIMEOUT_S = 5.0
+
+
+class TrackingError(EmofxError, RuntimeError):
+    """The MLflow tracking store cannot be used (server unreachable, store half-migrated)."""
+
+
+def tracking_uri_in_use(tracking_uri: str = DEFAULT_TRACKING_URI) -> str:
+    """``MLFLOW_TRACKING_URI`` from the environment, else params' ``mlflow.tracking_uri``."""
+    return os.environ.get("MLFLOW_TRACKING_URI", tracking_uri)
+
+
+def check_tracking(tracking_uri: str = DEFAULT_TRACKING_URI) -> str:
+    """The URI in use, after making sure a tracking server answers (``emofx check``, stage start).
+
+    Also sets emofx's HTTP retry defaults, so a server lost mid-run fails the stage in seconds.
+    """
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    uri = tracking_uri_in_use(tracking_uri)
+    reason = unreachable(uri)
+    if reason is not None:
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({reason}): start it, or unset "
+            "MLFLOW_TRACKING_URI to use params.yaml's mlflow.tracking_uri"
+        )
+    return uri
+
+
+def unreachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> str | None:
+    """Why an http(s) tracking URI does not answer within ``timeout`` (``None``: it does, or it
+    is not a server). Any HTTP answer counts: a server behind auth still answers."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
+    except requests.Timeout:
+        return f"no answer within {timeout:g} s"
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__}: connection failed"
+    return None
+
 
 def configure(tracking_uri: str = DEFAULT_TRACKING_URI) -> str:
-    """Point MLflow at the project store; ``MLFLOW_TRACKING_URI`` in the environment wins."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", tracking_uri)
+    """Point MLflow at the project store; ``MLFLOW_TRACKING_URI`` in the environment wins.
+
+    A server must answer (:func:`check_tracking`); a sqlite store is created or migrated by one
+    process at a time (:func:`init_sqlite_store`).
+    """
+    uri = check_tracking(tracking_uri)
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        init_sqlite_store(uri)
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def init_sqlite_store(uri: str) -> None:
+    """Create or verify the sqlite store under a lock: MLflow migrates a new store in the first
+    process that opens it, and two stages starting together on it (``dvc repro`` runs
+    independent stages in parallel) break it for good ("duplicate column name", a leftover
+    ``_alembic_tmp_*`` table). A store broken that way fails with one line saying what to do."""
+    import sqlalchemy.exc
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from emofx.locks import exclusive
+
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(path, "MLflow store setup", wait=True):
+        try:
+            SqlAlchemyStore(uri, DEFAULT_ARTIFACT_ROOT).engine.dispose()
+        except MlflowException as exc:
+            if "out-of-date database schema" not in exc.message:
+                raise
+            raise TrackingError(
+                f"MLflow store {path} was written by an older MLflow: back it up, then run "
+                f"`mlflow db upgrade {uri}`"
+            ) from exc
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            cause = str(getattr(exc, "orig", exc)).splitlines()[0]
+            raise TrackingError(
+                f"MLflow store {path} is half-migrated ({cause}; two processes migrated it at "
+                f"once): it cannot be repaired in place; move it away (mv {path} {path}.broken) "
+                "and rerun to start a new store"
+            ) from exc
 
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
@@ -51,9 +142,15 @@ def experiment_id(dataset: str, artifact_root: str = DEFAULT_ARTIFACT_ROOT) -> s
     location = None
     if not mlflow.get_tracking_uri().startswith("http"):  # a server decides its own artifact store
         location = (Path(artifact_root).resolve() / name).as_uri()
-    return mlflow.create_experiment(
-        name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
-    )
+    try:
+        return mlflow.create_experiment(
+            name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+        )
+    except MlflowException:  # another stage created it meanwhile
+        found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def stable_hash(obj: Any) -> str:
@@ -75,9 +172,12 @@ def git_commit(cwd: str | Path = ".") -> str:
 def lineage_tags(
     stage: str, params: Mapping[str, Any], data_hashes: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The tags every emofx run carries."""
+    """The tags every emofx run carries; host and pid tell a killed run (see
+    :func:`end_stale_runs`)."""
     tags = {
         "emofx.stage": stage,
+        "emofx.host": socket.gethostname(),
+        "emofx.pid": str(os.getpid()),
         "mlflow.source.git.commit": git_commit(),
         "emofx.params_hash": stable_hash(params),
     }
@@ -107,21 +207,66 @@ def stage_run(
 ) -> Iterator[mlflow.ActiveRun | None]:
     """The parent run of one stage invocation; params are logged flattened (``a.b.c``).
 
-    Yields ``None`` (and records nothing) in DDP worker processes other than rank 0.
+    Yields ``None`` (and records nothing) in DDP worker processes other than rank 0. Runs that
+    killed stages on this host left RUNNING are marked KILLED first. A tracking server lost during
+    the stage ends it with one line (MLflow's own error is the cause, shown with ``--debug``).
     """
     if not is_rank_zero():
         yield None
         return
-    configure(tracking_uri)
+    uri = configure(tracking_uri)
     exp = experiment_id(dataset, artifact_root)
+    end_stale_runs(mlflow.MlflowClient())
     mlflow.set_experiment(
         experiment_id=exp
     )  # so library callbacks (optuna, lightning) log here too
-    with mlflow.start_run(
-        experiment_id=exp, run_name=stage, tags=lineage_tags(stage, params, data_hashes)
-    ) as run:
-        mlflow.log_params(flatten(params))
-        yield run
+    try:
+        with mlflow.start_run(
+            experiment_id=exp, run_name=stage, tags=lineage_tags(stage, params, data_hashes)
+        ) as run:
+            mlflow.log_params(flatten(params))
+            yield run
+    except Exception as exc:
+        reason = unreachable(uri)
+        if reason is None:
+            raise
+        raise TrackingError(
+            f"lost the MLflow tracking server {uri} during the {stage} stage ({reason}): "
+            "rerun the stage when it is back"
+        ) from exc
+
+
+def end_stale_runs(client: mlflow.MlflowClient) -> list[str]:
+    """Mark RUNNING runs of dead emofx processes on this host KILLED; returns their ids.
+
+    A ``kill -9`` (or a lost machine) leaves a stage's runs RUNNING for ever. A run is stale when
+    its ``emofx.host`` is this host and its ``emofx.pid`` is gone or now another process (one
+    started after the run).
+    """
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    host = socket.gethostname().replace("'", "")
+    running = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`emofx.host` = '{host}'",
+        max_results=10_000,
+    )
+    stale = [r.info.run_id for r in running if not process_alive(r)]
+    for run_id in stale:
+        client.set_terminated(run_id, "KILLED")
+    return stale
+
+
+def process_alive(run: mlflow.entities.Run) -> bool:
+    """Whether the process that opened ``run`` (tag ``emofx.pid``) still runs."""
+    try:
+        process = psutil.Process(int(run.data.tags["emofx.pid"]))
+        started = process.create_time()
+        zombie = process.status() == psutil.STATUS_ZOMBIE
+    except (KeyError, ValueError, psutil.Error):
+        return False
+    return not zombie and started <= run.info.start_time / 1000 + 1.0
 
 
 @contextmanager

@@ -7,10 +7,15 @@ data digest) as tags. The ``champion`` alias compares scores only like with like
 replaces a champion fitted on other data or for another metric, split, task or targets, and
 otherwise only when its score is strictly higher. The version the alias moves to records why
 (``emofx.champion_reason``).
+
+Inside :func:`deferred_champion_moves` (the probe stage) the moves wait until the stage's outputs
+are complete: a stage killed or failed half-way leaves every champion where it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -88,23 +93,63 @@ def log_model(probe: str, model, input_example: np.ndarray) -> str:
     return info.model_uri
 
 
-def register(model_uri: str, name: str, selection: Selection) -> tuple[ModelVersion, str | None]:
-    """Register a version; move ``champion`` to it when it should replace the champion.
+@dataclass(frozen=True)
+class ChampionMove:
+    """``champion`` of ``name`` to ``version``, for ``reason``."""
 
-    Returns the version and the reason the alias moved (``None``: the champion stays).
+    name: str
+    version: str
+    reason: str
+    tags: dict[str, str]  # the version's selection tags (what a later version compares with)
+
+    def apply(self, client: MlflowClient) -> None:
+        client.set_registered_model_alias(self.name, CHAMPION, self.version)
+        client.set_model_version_tag(self.name, self.version, REASON_TAG, self.reason)
+
+
+_deferred: list[dict[str, ChampionMove]] = []  # innermost last
+
+
+@contextmanager
+def deferred_champion_moves() -> Iterator[dict[str, ChampionMove]]:
+    """Collect the alias moves of :func:`register` calls inside; apply them when the block (or
+    the decorated function) ends without an error, drop them when it raises."""
+    pending: dict[str, ChampionMove] = {}
+    _deferred.append(pending)
+    try:
+        yield pending
+    finally:
+        _deferred.pop()
+    client = MlflowClient()
+    for move in pending.values():
+        move.apply(client)
+
+
+def register(model_uri: str, name: str, selection: Selection) -> tuple[ModelVersion, str | None]:
+    """Register a version; move ``champion`` to it when it should replace the champion (at the
+    end of the enclosing :func:`deferred_champion_moves`, if any).
+
+    Returns the version and the reason the alias moves (``None``: the champion stays).
     """
     client = MlflowClient()
     registered = mlflow.register_model(model_uri, name)
     for key, value in selection.tags().items():
         client.set_model_version_tag(name, registered.version, key, value)
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:  # no champion yet
-        champion = None
-    reason = champion_reason(selection, champion.tags if champion is not None else None)
+    pending = _deferred[-1] if _deferred else None
+    if pending is not None and name in pending:
+        champion_tags: dict[str, str] | None = pending[name].tags
+    else:
+        try:
+            champion_tags = client.get_model_version_by_alias(name, CHAMPION).tags
+        except MlflowException:  # no champion yet
+            champion_tags = None
+    reason = champion_reason(selection, champion_tags)
     if reason is not None:
-        client.set_registered_model_alias(name, CHAMPION, registered.version)
-        client.set_model_version_tag(name, registered.version, REASON_TAG, reason)
+        move = ChampionMove(name, registered.version, reason, selection.tags())
+        if pending is None:
+            move.apply(client)
+        else:
+            pending[name] = move
     return registered, reason
 
 
