@@ -16,6 +16,8 @@ from emofx.fx.render import RenderError, check_renderable, render, render_file
 
 MUSIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "music-cc"
 SAMPLE_RATES = [16000, 22050, 24000, 44100, 48000]
+RAW = parse_fx_params({"input_level": "none"})
+"""No gain staging: the effect sees the audio as given."""
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def reference_lufs(audio: np.ndarray, sample_rate: int) -> float:
 
 
 def test_clean_renders_to_the_input_unchanged(music):
-    rendered = render(resolve_condition("clean"), music, 22050)
+    rendered = render(resolve_condition("clean", RAW), music, 22050)
     assert rendered.audio is music
     assert (
         rendered.loudness_in_lufs
@@ -71,6 +73,7 @@ def test_band_pass_cutoffs_scale_with_the_real_nyquist(sample_rate):
     level = 3
     wide_low = parse_fx_params(
         {
+            "input_level": "none",
             "chains": [
                 {
                     "name": "lp",
@@ -92,7 +95,7 @@ def test_band_pass_cutoffs_scale_with_the_real_nyquist(sample_rate):
                         }
                     ],
                 },
-            ]
+            ],
         }
     )
     for chain, cutoff in [("lp", sample_rate / 2 - 600 * level), ("hp", 100 + 400 * level)]:
@@ -122,10 +125,12 @@ def test_output_is_bit_identical_across_runs_and_worker_counts(music):
 
 def test_chain_applies_its_steps_in_order(music):
     clip = music[: 2 * 22050]
-    chain = resolve_condition("chain:u2")
+    chain = resolve_condition("chain:u2", RAW)
     by_hand = clip
     for step in chain.steps:
-        by_hand = render(resolve_condition(f"{step.effect}@{step.level}"), by_hand, 22050).audio
+        by_hand = render(
+            resolve_condition(f"{step.effect}@{step.level}", RAW), by_hand, 22050
+        ).audio
     np.testing.assert_array_equal(render(chain, clip, 22050).audio, by_hand)
     reversed_chain = Condition(id="chain:reversed", kind="chain", steps=chain.steps[::-1])
     assert not np.allclose(render(reversed_chain, clip, 22050).audio, by_hand, atol=1e-3)
@@ -134,8 +139,8 @@ def test_chain_applies_its_steps_in_order(music):
 @pytest.mark.parametrize("condition", ["distortion@10", "gain@10", "reverb@8", "chain:u2", "eq@7"])
 def test_loudness_matched_twin_is_within_half_a_lu_of_clean(music, condition):
     clean_lufs = reference_lufs(music, 22050)
-    plain = render(resolve_condition(condition), music, 22050)
-    matched = render(resolve_condition(condition + "+lufs"), music, 22050)
+    plain = render(resolve_condition(condition, RAW), music, 22050)
+    matched = render(resolve_condition(condition + "+lufs", RAW), music, 22050)
     assert abs(reference_lufs(plain.audio, 22050) - clean_lufs) > 1.0  # the effect did change it
     assert reference_lufs(matched.audio, 22050) == pytest.approx(clean_lufs, abs=0.5)
     assert matched.loudness_out_lufs == pytest.approx(matched.loudness_in_lufs, abs=1e-9)
@@ -149,7 +154,7 @@ def test_recorded_loudness_change_of_gain_is_its_decibels(music, level):
 
 
 def test_given_input_loudness_is_used_not_remeasured(music):
-    rendered = render(resolve_condition("gain@2+lufs"), music, 22050, loudness_in_lufs=-30.0)
+    rendered = render(resolve_condition("gain@2+lufs", RAW), music, 22050, loudness_in_lufs=-30.0)
     assert rendered.loudness_in_lufs == rendered.loudness_out_lufs == -30.0
     assert reference_lufs(rendered.audio, 22050) == pytest.approx(-30.0, abs=0.05)
 

@@ -2,8 +2,9 @@
 
 Ids: ``clean``, ``<effect>@<level>``, ``chain:<name>``, ``plugin:<name>@<preset>``, each but
 ``clean`` optionally suffixed ``+lufs`` (loudness-matched to the clean input). The content hash
-covers everything that changes the rendered audio (steps with all parameters, loudness policy,
-tails, renderer version), not the id: two conditions with equal hashes render identical audio.
+covers everything that changes the rendered audio (input level, steps with all parameters,
+loudness policy, tails, renderer version), not the id: two conditions with equal hashes render
+identical audio.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pedalboard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
 from emofx.fx.chains import BUILTIN_CHAINS
-from emofx.fx.config import FxParams, format_validation_error
+from emofx.fx.config import FxParams, InputLevelSpec, format_validation_error
 from emofx.fx.effects import check_level, get_effect
 
 RENDERER = f"emofx-fx/1 pedalboard/{pedalboard.__version__}"
@@ -104,6 +105,8 @@ class Condition(_Frozen):
     loudness_match: bool = False
     tail_s: Annotated[float, Field(ge=0)] = 0.0
     """Seconds of silence appended before rendering so that tails are kept (0: same length)."""
+    input_level: InputLevelSpec = "none"
+    """Gain staging applied to the input before the steps (``fx.input_level``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Condition:
@@ -123,7 +126,7 @@ class Condition(_Frozen):
     @cached_property
     def content_hash(self) -> str:
         """sha256 of the canonical JSON of what determines the rendered audio."""
-        content = self.model_dump(include={"steps", "loudness_match", "tail_s"})
+        content = self.model_dump(include={"steps", "loudness_match", "tail_s", "input_level"})
         blob = json.dumps({**content, "renderer": RENDERER}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -152,7 +155,8 @@ def build_conditions(params: FxParams) -> list[Condition]:
 
 def resolve_condition(condition_id: str, params: FxParams | None = None) -> Condition:
     """The condition for ``condition_id``: effects and built-in chains need no ``params``; user
-    chains, plugins and kept tails come from ``params``. ``ValueError`` names the id."""
+    chains, plugins, kept tails and the input level come from ``params`` (default: those of
+    ``FxParams()``). ``ValueError`` names the id."""
     params = params or FxParams(chains=[], loudness_match=False)
     ref = parse_condition_id(condition_id)
     try:
@@ -166,6 +170,7 @@ def resolve_condition(condition_id: str, params: FxParams | None = None) -> Cond
         steps=steps,
         loudness_match=ref.loudness_match,
         tail_s=tail_s,
+        input_level=params.input_level,
     )
 
 

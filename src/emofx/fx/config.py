@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from emofx.errors import EmofxError
 from emofx.fx.chains import BUILTIN_CHAINS
 from emofx.fx.effects import EFFECTS, check_level, get_effect
+from emofx.fx.levels import DEFAULT_INPUT_LEVEL, parse_input_level
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 """Names that appear inside condition ids and file names (chains, plugins, presets)."""
@@ -43,6 +44,14 @@ def _safe_name(name: str) -> str:
 EffectName = Annotated[str, AfterValidator(_known_effect)]
 Level = Annotated[int, AfterValidator(check_level)]
 SafeName = Annotated[str, AfterValidator(_safe_name)]
+
+
+def _input_level(spec: str) -> str:
+    parse_input_level(spec)
+    return spec
+
+
+InputLevelSpec = Annotated[str, AfterValidator(_input_level)]
 ParamValues = dict[str, float]
 
 
@@ -130,6 +139,9 @@ class FxParams(_Strict):
     levels: list[Level] = Field(default_factory=lambda: [3, 8])
     chains: list[ChainParams] = Field(default_factory=lambda: list(BUILTIN_CHAINS))
     plugins: list[PluginParams] = Field(default_factory=list)
+    input_level: InputLevelSpec = DEFAULT_INPUT_LEVEL
+    """Level every clip is brought to before any condition renders it, ``clean`` included
+    (``none`` | ``peak:<dB>dBFS`` | ``lufs:<dB>``; :mod:`emofx.fx.levels`)."""
     loudness_match: bool | list[str] = True
     """``true``: every condition also gets a ``+lufs`` twin; a list: only the effects, chains or
     plugins it names."""

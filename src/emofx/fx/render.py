@@ -19,6 +19,7 @@ from emofx.errors import EmofxError
 from emofx.fx.conditions import Condition, Step, resolve_condition
 from emofx.fx.config import FxParams
 from emofx.fx.effects import get_effect
+from emofx.fx.levels import input_gain_db, nonlinear_share
 from emofx.fx.loudness import integrated_loudness
 
 
@@ -31,7 +32,11 @@ class Rendered:
     audio: np.ndarray
     """float32, the input's shape (or longer by the condition's tail)."""
     loudness_in_lufs: float
+    """Of the input after gain staging (``fx.input_level``): what ``clean`` renders to."""
     loudness_out_lufs: float
+    nonlinear_share: float = 0.0
+    """Share of the output's energy no scalar gain of the (staged) input explains
+    (:func:`emofx.fx.levels.nonlinear_share`); 0 for ``clean``."""
 
     @property
     def loudness_change_lu(self) -> float:
@@ -47,10 +52,12 @@ def render(
 ) -> Rendered:
     """Apply ``condition`` to mono ``[samples]`` or ``[channels, samples]`` float audio.
 
-    The output has the input's length unless the condition keeps tails. ``clean`` returns the
-    input itself. Pass ``loudness_in_lufs`` when the same clip is rendered under many conditions
-    to measure its loudness once. A ``+lufs`` condition scales the output to the input's
-    integrated loudness (BS.1770); its output may then peak above 1.0 (float, not clipped).
+    The input is first brought to the condition's ``input_level`` (``clean`` included); the
+    output has the input's length unless the condition keeps tails. ``clean`` without gain
+    staging returns the input itself. Pass ``loudness_in_lufs`` (of the audio as given) when the
+    same clip is rendered under many conditions to measure its loudness once. A ``+lufs``
+    condition scales the output to the staged input's integrated loudness (BS.1770); its output
+    may then peak above 1.0 (float, not clipped).
     """
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim not in (1, 2) or audio.shape[-1] == 0:
@@ -60,6 +67,15 @@ def render(
         )
     if loudness_in_lufs is None:
         loudness_in_lufs = integrated_loudness(audio, sample_rate)
+    staging_db = input_gain_db(condition.input_level, audio, loudness_in_lufs)
+    if not np.isfinite(staging_db):
+        raise RenderError(
+            f"{condition.id}: cannot bring the input to {condition.input_level} (shorter than "
+            "the 0.4 s BS.1770 block)"
+        )
+    if staging_db:
+        audio = audio * np.float32(10 ** (staging_db / 20))
+        loudness_in_lufs += staging_db  # loudness is linear in gain: no second measurement
     if condition.kind == "clean":
         return Rendered(audio, loudness_in_lufs, loudness_in_lufs)
     out = audio
@@ -81,7 +97,7 @@ def render(
             )
         out = out * np.float32(10 ** (gain_db / 20))
         loudness_out_lufs += gain_db  # loudness is linear in gain: no second measurement
-    return Rendered(out, loudness_in_lufs, loudness_out_lufs)
+    return Rendered(out, loudness_in_lufs, loudness_out_lufs, nonlinear_share(audio, out))
 
 
 def _apply(step: Step, audio: np.ndarray, sample_rate: float) -> np.ndarray:
