@@ -17,6 +17,8 @@ from emofx.analysis.loading import (
 )
 from emofx.analysis.loudness_control import loudness_changes, loudness_control_table
 from emofx.analysis.shifts import (
+    chain_tests,
+    correct_chain_tests,
     dose_response_table,
     magnitude_table,
     predicted_quadrants,
@@ -126,8 +128,11 @@ def test_paper_findings_on_the_planted_world(world):
     magnitudes = pd.concat(
         [magnitude_table(p, world["conditions"], PARAMS, 0) for p in world["psets"].values()]
     )
+    chains = correct_chain_tests(
+        pd.concat([chain_tests(p, world["conditions"]) for p in world["psets"].values()])
+    )
     findings = {
-        f.key: f for f in paper_findings(shifts, shares, magnitudes, world["conditions"], PARAMS)
+        f.key: f for f in paper_findings(shifts, shares, chains, world["conditions"], PARAMS)
     }
     distortion = findings["distortion_anger_calmness"]
     assert distortion.verdict == "supported", distortion.evidence
@@ -137,8 +142,13 @@ def test_paper_findings_on_the_planted_world(world):
     # regression outputs: chains clearly move more; bounded probabilities saturate, so the
     # classifier/tagger may or may not agree
     chains = findings["chains_vs_single"]
-    (ridge_line,) = [e for e in chains.evidence if e.startswith("enc_a/ridge")]
-    assert ridge_line.endswith("(holds)"), ridge_line
+    ridge_lines = [e for e in chains.evidence if e.startswith("enc_a/ridge")]
+    assert len(ridge_lines) == 3 and all(e.endswith("(holds)") for e in ridge_lines), ridge_lines
+    assert (
+        "(reverb@2 reverb@5 reverb@8 distortion@2 distortion@5 distortion@8 chorus@8)"
+        in (ridge_lines[0])
+    )  # its single effects, not gain
+    assert chains.evidence[0].split("over ")[-1].startswith("chains vs single effects")
     assert chains.verdict in ("supported", "partly supported")
     ridge = magnitudes[magnitudes["probe"] == "ridge"].set_index("condition")["magnitude"]
     assert ridge["gain@8"] == pytest.approx(AROUSAL_PER_DB * GAIN_DB_AT_8, abs=0.02)
@@ -157,7 +167,7 @@ def test_findings_say_not_supported_when_the_world_disagrees(world):
         [magnitude_table(p, world["conditions"], params, 0) for p in world["psets"].values()]
     )
     ridge = world["shift_rows"][world["shift_rows"]["probe"] == "ridge"]
-    findings = paper_findings(ridge, shares, magnitudes, world["conditions"], params)
+    findings = paper_findings(ridge, shares, pd.DataFrame(), world["conditions"], params)
     verdicts = {f.key: f.verdict for f in findings}
     assert verdicts["distortion_anger_calmness"] == "not supported"
     assert verdicts["chorus_delay_variability"] == "not supported"

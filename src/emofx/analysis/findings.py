@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.loading import ConditionInfo
@@ -59,7 +58,7 @@ def distortion_finding(
     params: AnalysisParams,
 ) -> Finding:
     """At distortion's strongest level the anger (Q2) share rises and the calmness (Q4) share
-    falls, each significantly by the paired exact McNemar test (BH over conditions); the seed
+    falls, each significantly by the paired exact McNemar test (BH over the shift table); the seed
     paper's chi-square test of the shares is reported alongside."""
     claim = "Distortion raises anger (Q2) and lowers calmness (Q4)."
     if shifts.empty or share_tests.empty:
@@ -100,7 +99,7 @@ def variability_finding(
     shifts: pd.DataFrame, conditions: dict[str, ConditionInfo], params: AnalysisParams
 ) -> Finding:
     """Each named effect (strongest level) widens the spread of at least one continuous output:
-    SD ratio > 1 with a significant Pitman–Morgan test (BH over conditions)."""
+    SD ratio > 1 with a significant Pitman–Morgan test (BH over the shift table)."""
     effects = params.findings.variability_effects
     claim = f"{' and '.join(e.capitalize() for e in effects)} make predictions more variable."
     if shifts.empty:
@@ -126,42 +125,40 @@ def variability_finding(
     return Finding("chorus_delay_variability", claim, _verdict(outcomes), evidence)
 
 
-def chains_finding(magnitudes: pd.DataFrame, params: AnalysisParams) -> Finding:
-    """Chains' mean shift magnitude exceeds single effects' (one-sided Mann–Whitney over
-    conditions, loudness-unmatched single effects only)."""
+def chains_finding(chain_tests: pd.DataFrame, params: AnalysisParams) -> Finding:
+    """Each chain shifts each track's predictions more than its single effects do: paired per
+    track, one-sided Wilcoxon signed-rank, BH over every chain × encoder × probe
+    (:func:`emofx.analysis.shifts.chain_tests`)."""
     claim = "Real-world effect chains shift predictions more than single effects."
-    if magnitudes.empty:
-        return Finding("chains_vs_single", claim, "not tested", ["no predictions"])
+    if chain_tests.empty:
+        return Finding(
+            "chains_vs_single",
+            claim,
+            "not tested",
+            ["no chain whose effects the run also has alone"],
+        )
     outcomes, evidence = [], []
-    for (encoder, probe), group in magnitudes.groupby(["encoder", "probe"]):
-        chains = group.loc[group["kind"] == "chain", "magnitude"]
-        singles = group.loc[
-            (group["kind"] == "effect") & (group["loudness"] == "none"), "magnitude"
-        ]
-        if chains.empty or singles.empty:
-            continue
-        p = float(stats.mannwhitneyu(chains, singles, alternative="greater").pvalue)
-        ok = bool(chains.mean() > singles.mean() and p < params.fdr_alpha)
+    for r in chain_tests.itertuples():
+        ok = bool(r.difference > 0 and r.q_value < params.fdr_alpha)
         outcomes.append(ok)
         evidence.append(
-            f"{encoder}/{probe}: mean shift size of chains {chains.mean():.3f} (n = {len(chains)}) "
-            f"vs single effects {singles.mean():.3f} (n = {len(singles)}), one-sided "
-            f"Mann–Whitney p = {p:.3g} ({_holds(ok)})"
+            f"{r.encoder}/{r.probe} {r.chain}: mean shift size {r.chain_magnitude:.3f} vs "
+            f"{r.single_magnitude:.3f} under its single effects ({r.singles}), per track "
+            f"{r.difference:+.3f}, one-sided Wilcoxon q = {r.q_value:.3g} over {r.family} "
+            f"({_holds(ok)})"
         )
-    if not outcomes:
-        evidence.append("no chain or no single-effect condition in this run")
     return Finding("chains_vs_single", claim, _verdict(outcomes), evidence)
 
 
 def paper_findings(
     shifts: pd.DataFrame,
     share_tests: pd.DataFrame,
-    magnitudes: pd.DataFrame,
+    chain_tests: pd.DataFrame,
     conditions: dict[str, ConditionInfo],
     params: AnalysisParams,
 ) -> list[Finding]:
     return [
         distortion_finding(shifts, share_tests, conditions, params),
         variability_finding(shifts, conditions, params),
-        chains_finding(magnitudes, params),
+        chains_finding(chain_tests, params),
     ]

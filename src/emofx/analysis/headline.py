@@ -16,6 +16,7 @@ from emofx.analysis.figure_io import FigurePair
 from emofx.analysis.findings import Finding
 from emofx.analysis.heatmap import HeatPanel, heatmap_figure
 from emofx.analysis.loading import CLEAN, QUADRANT_NAMES, QUADRANT_PROBS
+from emofx.analysis.statistics import family_name
 
 SCORE_METRICS = {
     "regression": ("r2_valence", "r2_arousal"),
@@ -133,7 +134,8 @@ def shift_figure(
     caption = (
         f"Mean per-track change of each output vs clean (valence/arousal on the normalised "
         f"[-1, 1] scale; probabilities and shares as fractions). * = Wilcoxon signed-rank "
-        f"(McNemar for shares) q < {alpha} after Benjamini–Hochberg; hover for CI and q."
+        f"(McNemar for shares) q < {alpha} after Benjamini–Hochberg over one family, "
+        f"{family_name(shifts)}; hover for CI and q."
     )
     return heatmap_figure(
         [panel], "(b) Prediction shifts vs clean", caption, "shift (FX − clean)", cmap="PuOr_r"

@@ -3,11 +3,15 @@
 Quantities: continuous outputs (``valence``, ``arousal``, ``prob_q1..4``, ``prob_<label>``) get a
 Wilcoxon signed-rank test, a rank-biserial effect size and a Pitman–Morgan test of spread; binary
 outcomes (``share_q1..4``: predicted quadrant, ``rate_<label>``: label predicted present) get an
-exact McNemar test. Benjamini–Hochberg runs over the conditions of one (encoder, probe, quantity).
+exact McNemar test. Benjamini–Hochberg runs over the whole table (:func:`correct_shifts`: every
+location test of every encoder, probe, condition and quantity is one family, every spread test
+another), and the family is named in the ``family`` / ``sd_family`` columns.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +28,8 @@ from emofx.analysis.loading import (
 )
 from emofx.analysis.statistics import (
     chi2_shares,
+    correct_family,
     dose_response,
-    fdr,
     mcnemar_exact,
     mean_ci,
     pitman_morgan,
@@ -81,18 +85,47 @@ def _column(frames: dict[str, pd.DataFrame], column: str) -> dict[str, np.ndarra
     return {c: f[column].to_numpy(np.float64) for c, f in frames.items()}
 
 
+LOCATION_FAMILY = "shifts: every paired location test of the table (Wilcoxon / McNemar)"
+SPREAD_FAMILY = "shifts: every Pitman–Morgan spread test of the table"
+
+
+def shift_tests(pset: PredictionSet, label_threshold: float) -> pd.DataFrame:
+    """One row per (condition ≠ clean, quantity): means, mean paired shift and the uncorrected
+    p-values of its tests (no intervals: what a simulation of many reports needs)."""
+    return pd.DataFrame([row for row, _ in _shift_rows(pset, label_threshold)])
+
+
 def shift_table(pset: PredictionSet, params: AnalysisParams, seed: int) -> pd.DataFrame:
-    """One row per (condition ≠ clean, quantity): mean paired shift, CI, test, FDR q-value."""
-    rows = []
-    for quantity in quantities(pset, params.label_threshold):
+    """:func:`shift_tests` with a track-bootstrap CI of each mean shift, BH-corrected over this
+    table's tests (a run corrects its concatenated table again: :func:`correct_shifts`)."""
+    pairs = list(_shift_rows(pset, params.label_threshold))
+    if not pairs:
+        return pd.DataFrame()
+    table = pd.DataFrame([row for row, _ in pairs])
+    cis = np.array([mean_ci(diff, params, seed) for _, diff in pairs])
+    at = table.columns.get_loc("shift") + 1
+    table.insert(at, "ci_low", cis[:, 0])
+    table.insert(at + 1, "ci_high", cis[:, 1])
+    return correct_shifts(table)
+
+
+def correct_shifts(table: pd.DataFrame) -> pd.DataFrame:
+    """BH over every location test of ``table`` (``q_value``, ``family``) and over every spread
+    test (``sd_q_value``, ``sd_family``): one family each, across encoders, probes, conditions and
+    quantities, as the table shows them together."""
+    table = correct_family(table, LOCATION_FAMILY)
+    return correct_family(table, SPREAD_FAMILY, "sd_p_value", "sd_q_value", "sd_family")
+
+
+def _shift_rows(pset: PredictionSet, label_threshold: float) -> Iterator[tuple[dict, np.ndarray]]:
+    """(row, per-track differences) per (quantity, condition ≠ clean)."""
+    for quantity in quantities(pset, label_threshold):
         clean = quantity.values[CLEAN].astype(np.float64)
-        family = []
         for cond, values in quantity.values.items():
             if cond == CLEAN:
                 continue
             after = values.astype(np.float64)
             diff = after - clean
-            low, high = mean_ci(diff, params, seed)
             row = {
                 "encoder": pset.encoder,
                 "probe": pset.probe,
@@ -103,8 +136,6 @@ def shift_table(pset: PredictionSet, params: AnalysisParams, seed: int) -> pd.Da
                 "clean_mean": clean.mean(),
                 "mean": after.mean(),
                 "shift": diff.mean(),
-                "ci_low": low,
-                "ci_high": high,
                 "abs_shift": np.abs(diff).mean(),
             }
             if quantity.binary:
@@ -115,11 +146,7 @@ def shift_table(pset: PredictionSet, params: AnalysisParams, seed: int) -> pd.Da
                 ratio, sd_p = pitman_morgan(clean, after)
                 row |= {"p_value": test.p_value, "effect_size": test.rank_biserial}
                 row |= {"sd_ratio": ratio, "sd_p_value": sd_p}
-            family.append(row)
-        q, sd_q = fdr([r["p_value"] for r in family]), fdr([r["sd_p_value"] for r in family])
-        for row, q_value, sd_q_value in zip(family, q, sd_q, strict=True):
-            rows.append(row | {"q_value": q_value, "sd_q_value": sd_q_value})
-    return pd.DataFrame(rows)
+            yield row, diff
 
 
 def dose_groups(conditions: dict[str, ConditionInfo]) -> dict[str, list[ConditionInfo]]:
@@ -166,7 +193,8 @@ def dose_response_table(
 
 def share_tests(pset: PredictionSet, conditions: dict[str, ConditionInfo]) -> pd.DataFrame:
     """Chi-square tests of predicted-quadrant shares: each condition vs clean, and each effect
-    over clean + all its levels (the seed paper's test); BH within each scope."""
+    over clean + all its levels (the seed paper's test); BH within each scope
+    (:func:`correct_share_tests`)."""
     if not (pset.has_classification or pset.has_regression):
         return pd.DataFrame()
     counts = {
@@ -181,10 +209,21 @@ def share_tests(pset: PredictionSet, conditions: dict[str, ConditionInfo]) -> pd
         if len(ids) > 2:
             rows.append(("effect", group, *chi2_shares(np.stack([counts[i] for i in ids]))))
     table = pd.DataFrame(rows, columns=["scope", "name", "chi2", "p_value"])
-    table["q_value"] = table.groupby("scope")["p_value"].transform(lambda p: fdr(p.to_numpy()))
     table.insert(0, "probe", pset.probe)
     table.insert(0, "encoder", pset.encoder)
-    return table
+    return correct_share_tests(table)
+
+
+def correct_share_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """BH per scope over the whole table: all condition-vs-clean tests of every encoder and probe
+    form one family, all per-effect tests another."""
+    if table.empty:
+        return table
+    parts = [
+        correct_family(part, f"quadrant shares: every {scope}-scope chi-square test of the table")
+        for scope, part in table.groupby("scope", sort=False)
+    ]
+    return pd.concat(parts).loc[table.index]
 
 
 def shift_magnitudes(pset: PredictionSet) -> dict[str, np.ndarray]:
@@ -241,3 +280,56 @@ def magnitude_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+CHAIN_FAMILY = "chains vs single effects: every chain × encoder × probe of the table"
+
+
+def chain_tests(pset: PredictionSet, conditions: dict[str, ConditionInfo]) -> pd.DataFrame:
+    """Does a chain move each track's prediction more than the chain's single effects do?
+
+    Per track: shift size under the chain (:func:`shift_magnitudes`) minus its mean shift size
+    under the chain's single effects (the run's one-step conditions of an effect the chain
+    contains, any level, under the chain's loudness policy); one-sided Wilcoxon signed-rank test
+    over tracks, BH over the table (:func:`correct_chain_tests`). A chain none of whose effects
+    the run has alone is not tested.
+    """
+    magnitudes = shift_magnitudes(pset)
+    rows = []
+    for chain, chain_size in magnitudes.items():
+        info = conditions[chain]
+        if info.kind != "chain":
+            continue
+        effects = {step["effect"] for step in json.loads(info.steps_key)[1]}
+        singles = [
+            c
+            for c in magnitudes
+            if conditions[c].kind == "effect"
+            and conditions[c].loudness == info.loudness
+            and conditions[c].effect in effects
+        ]
+        if not singles:
+            continue
+        single_size = np.mean([magnitudes[c] for c in singles], axis=0)
+        diff = chain_size - single_size
+        test = signed_rank(diff, alternative="greater")
+        rows.append(
+            {
+                "encoder": pset.encoder,
+                "probe": pset.probe,
+                "chain": chain,
+                "singles": " ".join(singles),
+                "n": len(diff),
+                "chain_magnitude": chain_size.mean(),
+                "single_magnitude": single_size.mean(),
+                "difference": diff.mean(),
+                "effect_size": test.rank_biserial,
+                "p_value": test.p_value,
+            }
+        )
+    return correct_chain_tests(pd.DataFrame(rows))
+
+
+def correct_chain_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """BH over every chain test of the table (all chains × encoders × probes)."""
+    return correct_family(table, CHAIN_FAMILY)

@@ -2,6 +2,10 @@
 
 Bootstrap resampling is over tracks: paired statistics index every array with the same resampled
 track indices (scipy's ``bootstrap`` on ``arange(n)``), so clean and FX outputs stay paired.
+
+Multiple testing: every table corrects across all the tests it shows (Benjamini–Hochberg over the
+family, :func:`correct_family`) and names that family in a column, so a q-value below the FDR
+level means the same thing wherever it appears.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from emofx.analysis.config import AnalysisParams
@@ -51,16 +56,17 @@ def mean_ci(values: np.ndarray, params: AnalysisParams, seed: int) -> Interval:
     return bootstrap_ci(lambda idx: values[idx].mean(axis=-1), len(values), params, seed)
 
 
-def signed_rank(differences: np.ndarray) -> SignedRank:
+def signed_rank(differences: np.ndarray, alternative: str = "two-sided") -> SignedRank:
     """Wilcoxon signed-rank test of paired differences and its rank-biserial effect size.
 
     Zero differences are dropped (Wilcoxon's convention); all-zero input means no shift (p = 1).
+    ``alternative="greater"``: one-sided, the differences tend to be positive.
     """
     d = np.asarray(differences, dtype=np.float64)
     d = d[d != 0]
     if len(d) == 0:
         return SignedRank(1.0, 0.0)
-    p = float(stats.wilcoxon(d, zero_method="wilcox").pvalue)
+    p = float(stats.wilcoxon(d, zero_method="wilcox", alternative=alternative).pvalue)
     ranks = stats.rankdata(np.abs(d))
     positive, total = ranks[d > 0].sum(), ranks.sum()
     return SignedRank(p, float((2 * positive - total) / total))
@@ -88,6 +94,30 @@ def fdr(p_values: np.ndarray) -> np.ndarray:
     if ok.any():
         q[ok] = stats.false_discovery_control(p[ok], method="bh")
     return q
+
+
+def correct_family(
+    table: pd.DataFrame,
+    name: str,
+    p_column: str = "p_value",
+    q_column: str = "q_value",
+    family_column: str = "family",
+) -> pd.DataFrame:
+    """``table`` with BH q-values over all its ``p_column`` tests (one family) and the family
+    named in ``family_column`` as ``<name> (m = <tests>)``; rows without a test (NaN p) get NaN q
+    and are not counted."""
+    if table.empty:
+        return table
+    m = int(table[p_column].notna().sum())
+    return table.assign(
+        **{q_column: fdr(table[p_column].to_numpy()), family_column: f"{name} (m = {m})"}
+    )
+
+
+def family_name(table: pd.DataFrame, column: str = "family") -> str:
+    """The multiple-testing family (or families) of ``table``'s q-values, for a caption."""
+    names = table[column].dropna().unique() if column in table else []
+    return "; ".join(names) if len(names) else "the tests shown"
 
 
 def chi2_shares(counts: np.ndarray) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from emofx.analysis.loading import CLEAN, ConditionInfo
 FX_IMPACT_COLUMNS = [
     "analysis", "encoder", "probe", "layer", "condition", "kind", "effect", "level", "loudness",
     "quantity", "clean_value", "value", "delta", "ci_low", "ci_high", "p_value", "q_value",
-    "effect_size", "n",
+    "family", "effect_size", "n",
 ]  # fmt: skip
 
 
@@ -21,6 +21,7 @@ def fx_impact_table(
     shifts: pd.DataFrame,
     magnitudes: pd.DataFrame,
     displacement: pd.DataFrame,
+    gain_staging: pd.DataFrame,
     conditions: dict[str, ConditionInfo],
 ) -> pd.DataFrame:
     """One long table of every per-condition number, with the condition's effect/level/loudness."""
@@ -32,7 +33,7 @@ def fx_impact_table(
     if len(shifts):
         parts.append(
             shifts.rename(columns={"clean_mean": "clean_value", "mean": "value", "shift": "delta"})
-            .drop(columns=["sd_ratio", "sd_p_value", "sd_q_value", "abs_shift"])
+            .drop(columns=["sd_ratio", "sd_p_value", "sd_q_value", "sd_family", "abs_shift"])
             .assign(analysis="shift")
         )
         spread = shifts[shifts["sd_ratio"].notna()]
@@ -42,6 +43,7 @@ def fx_impact_table(
                 value=spread["sd_ratio"],
                 p_value=spread["sd_p_value"],
                 q_value=spread["sd_q_value"],
+                family=spread["sd_family"],
             )
         )
     if len(magnitudes):
@@ -56,6 +58,14 @@ def fx_impact_table(
                 analysis="displacement",
                 quantity="cosine_distance",
                 value=displacement["cosine_distance"],
+            )
+        )
+    if len(gain_staging):
+        parts.append(
+            gain_staging[["encoder", "condition", "n"]].assign(
+                analysis="nonlinear_share",
+                quantity="nonlinear_share",
+                value=gain_staging["nonlinear_share"],
             )
         )
     if not parts:
