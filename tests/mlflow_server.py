@@ -30,14 +30,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+_templates: dict[str, Path] = {}
+
+
+@pytest.fixture()
 def migrated_store(tmp_path_factory) -> Path:
-    """An empty sqlite store at MLflow's current schema (copy it, never write to it)."""
+    """An empty sqlite store at MLflow's current schema, migrated once per test process (the
+    modules that import this fixture share it); copy it, never write to it."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    db = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    SqlAlchemyStore(f"sqlite:///{db}", str(db.parent / "artifacts")).engine.dispose()
-    return db
+    if "db" not in _templates:
+        db = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+        SqlAlchemyStore(f"sqlite:///{db}", str(db.parent / "artifacts")).engine.dispose()
+        _templates["db"] = db
+    return _templates["db"]
 
 
 def copy_store(template: Path, folder: Path) -> str:
@@ -77,7 +83,7 @@ def serve(root: Path, template: Path | None = None) -> Iterator[str]:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=5)  # uvicorn waits for idle keep-alive clients; no need here
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

@@ -22,6 +22,7 @@ from emofx.probes.config import ProbeParams
 from emofx.probes.registry import CHAMPION
 from emofx.probes.run import run_probes
 from emofx.tracking import TrackingError, stage_run
+from tests.embed_fixtures import make_prepared, write_encoder_config
 from tests.mlflow_server import copy_store, free_port, migrated_store, serve  # noqa: F401
 from tests.pipeline_repo import REPO, env, run
 from tests.probe_data import write_store
@@ -31,12 +32,13 @@ pytestmark = pytest.mark.slow
 PROBES = {"probes": ["ridge", "xgboost"], "xgboost": {"n_estimators": 40, "n_jobs": 1}}
 
 
-def probe_stage(root: Path, seed: int) -> None:
+def probe_stage(root: Path, seed: int, probes: tuple[str, ...] = ("ridge", "xgboost")) -> None:
     """The probe stage (parent run, fits, registry, predictions in ``root/pred``) on a tiny
     store; another ``seed`` is other data, so its versions would replace the champions."""
     _, manifest = write_store(root / f"emb{seed}", seed=seed)
-    params = ProbeParams.model_validate(PROBES)
-    with stage_run("probe", "tiny", {"probe": PROBES}, artifact_root=str(root / "art")):
+    raw = {**PROBES, "probes": list(probes)}
+    params = ProbeParams.model_validate(raw)
+    with stage_run("probe", "tiny", {"probe": raw}, artifact_root=str(root / "art")):
         run_probes(
             params, manifest, root / f"emb{seed}", ["tiny"], root / "pred", 0, dataset="tiny"
         )
@@ -136,7 +138,7 @@ def test_a_killed_probe_leaves_no_process_no_running_run_and_the_champion(
 ):
     uri = copy_store(migrated_store, tmp_path / "mlruns")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    probe_stage(tmp_path, 0)
+    probe_stage(tmp_path, 0, probes=("ridge",))
     client = MlflowClient(uri)
     name = "emofx-tiny-tiny-ridge"
     assert client.get_model_version_by_alias(name, CHAMPION).version == 1
@@ -163,6 +165,22 @@ def test_a_killed_probe_leaves_no_process_no_running_run_and_the_champion(
     assert statuses[current.info.run_id] == "FINISHED"
     assert client.get_model_version_by_alias(name, CHAMPION).version == 1
     assert mlflow.active_run() is None
+
+
+def test_a_killed_embed_leaves_no_process_behind(tmp_path):
+    manifest = make_prepared(tmp_path / "prepared", n_tracks=6, seconds=0.5)
+    manifest.to_parquet(tmp_path / "manifest.parquet")
+    write_encoder_config(tmp_path / "enc.yaml", num_workers=1)
+    out = tmp_path / "store"
+    args = [str(tmp_path / n) for n in ("enc.yaml", "prepared", "manifest.parquet", "store")]
+    proc = subprocess.Popen([sys.executable, "-m", "tests.embed_job", *args, "--slow"], cwd=REPO)
+    wait_for(lambda: list(out.glob(".partial/shard_*.npz")), what="a first shard")
+    family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    assert len(family) > 1  # the loader's worker process
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(family, timeout=15)
+    assert alive == []
 
 
 STAGE_CMD = (
