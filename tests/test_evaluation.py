@@ -106,3 +106,20 @@ def test_fold_table_scores_each_fold_on_its_own_tracks():
     r2 = table[table["metric"] == "r2_valence"].set_index("fold")["value"]
     assert r2[0] == pytest.approx(1.0) and r2[1] < 1.0
     assert set(table["n"]) == {5}
+
+
+def test_without_quadrants_folds_are_stratified_by_the_strongest_label():
+    """Emotify (GEMS proportions, no valence/arousal): each fold keeps the label mix."""
+    rng = np.random.default_rng(2)
+    top = rng.choice(["calm", "power", "joy"], 120, p=[0.6, 0.3, 0.1])
+    frame = pd.DataFrame(
+        {
+            "track_id": [f"e{i}" for i in range(120)],
+            "split": "train",
+            "quadrant": pd.array([None] * 120, dtype="Int64"),
+            "labels": [f'{{"{t}": 0.7, "other": 0.2}}' for t in top],
+        }
+    )
+    for fold in held_out(cv_folds(frame, EvaluationParams(protocol="cv"), seed=0)):
+        held = top[fold.roles(frame["track_id"].to_numpy()) == "test"]
+        assert len(held) == 24 and (held == "joy").sum() in (2, 3)

@@ -22,9 +22,9 @@ def r2(y, p):
 def test_dvc_repro_under_cv(tmp_path):
     params = tiny_params(
         **{
-            "synth.n_tracks": 40,
-            "synth.clip_seconds": 3.0,
-            "dataset.clip_seconds": 3.0,
+            "synth.n_tracks": 30,
+            "synth.clip_seconds": 2.0,
+            "dataset.clip_seconds": 2.0,
             "dataset.min_seconds": 1.0,
             "fx.effects": ["gain"],
             "fx.loudness_match": [],
@@ -36,7 +36,7 @@ def test_dvc_repro_under_cv(tmp_path):
             "systems.phase1.models": ["ridge"],
             "systems.phase1.feature_sets": ["full"],
             "evaluation.protocol": "cv",
-            "analysis": {"n_bootstrap": 200, "projection": {"method": "tsne", "max_tracks": 12}},
+            "analysis": {"n_bootstrap": 100, "projection": {"method": "tsne", "max_tracks": 8}},
         }
     )
     root = make_project(tmp_path / "proj", params)
@@ -52,7 +52,7 @@ def test_dvc_repro_under_cv(tmp_path):
 
     page = (root / "reports/synth/index.html").read_text()
     assert "5-fold cross-validation" in page and "per fold" in page
-    assert "40</b> out-of-fold tracks" in page
+    assert "30</b> out-of-fold tracks" in page
     per_fold = pd.read_csv(root / "reports/synth/tables/folds.csv")
     assert set(per_fold["fold"]) == set(range(5))
 

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from emofx.evaluation.config import EvaluationParams
 from emofx.evaluation.folds import cv_folds, fold_columns
@@ -18,13 +19,13 @@ from emofx.tracking import stage_run
 from tests.probe_data import write_store
 
 CV = EvaluationParams(protocol="cv", folds=4)
-PARAMS = {"probes": ["ridge"], "tasks": ["regression"], "register_models": False}
+PARAMS = {"probes": ["ridge"], "tasks": ["regression"]}
 
 
-def run_cv(tmp_path, name, manifest, store_root):
+def run_cv(tmp_path, name, manifest, store_root, register=False):
     with stage_run("probe", "tiny", {}, artifact_root=str(tmp_path / "art")):
         results = run_probes(
-            ProbeParams.model_validate(PARAMS),
+            ProbeParams.model_validate({**PARAMS, "register_models": register}),
             manifest,
             store_root,
             ["tiny"],
@@ -35,53 +36,63 @@ def run_cv(tmp_path, name, manifest, store_root):
             evaluation=CV,
         )
     frames = {
-        (probe, cond): pd.read_parquet(tmp_path / name / "tiny" / probe / f"{cond}.parquet")
-        for probe in PARAMS["probes"]
+        cond: pd.read_parquet(tmp_path / name / "tiny" / "ridge" / f"{cond}.parquet")
         for cond in ("clean", "reverb@3")
     }
     return results, frames
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cv")
-    _, manifest = write_store(tmp / "emb")
-    results, frames = run_cv(tmp, "base", manifest, tmp / "emb")
-    return tmp, manifest, results, frames
-
-
-def test_every_track_has_one_out_of_fold_prediction(baseline, mlflow_uri):
-    tmp, manifest, results, frames = baseline
+def test_out_of_fold_predictions_and_poisoned_held_out_fold(tmp_path, mlflow_uri):
+    """Every track predicted once, by the one fold that held it out; the final refit registered
+    with the out-of-fold score. Poisoning the labels and the clean embeddings of held-out fold 2
+    leaves its model, hence its tracks' predictions, bit-identical while the other folds move."""
+    _, manifest = write_store(tmp_path / "emb")
+    results, base = run_cv(tmp_path, "base", manifest, tmp_path / "emb", register=True)
     ids = manifest["track_id"].to_numpy()
     folds = fold_columns(cv_folds(manifest, CV, 0), ids, 0)
-    for frame in frames.values():
+    for frame in base.values():
         assert frame["track_id"].tolist() == ids.tolist()  # the store's rows, every track
         assert list(frame.columns[:4]) == ["track_id", "split", "condition", "fold"]
         assert (frame["fold"].to_numpy() == folds).all()
-    report = json.loads((tmp / "base.json").read_text())["tiny"]["ridge"]["regression"]
+    report = json.loads((tmp_path / "base.json").read_text())["tiny"]["ridge"]["regression"]
     assert report["test/r2_mean"] > 0.8  # pooled out of fold: every labelled track
     assert report["cv/r2_mean_std"] > 0 and report["cv/r2_mean_min"] <= report["test/r2_mean"]
     assert results["tiny.ridge"]["test/r2_mean"] == report["test/r2_mean"]
+    (version,) = MlflowClient().search_model_versions("name = 'emofx-tiny-tiny-ridge'")
+    assert version.tags["emofx.split"] == "out_of_fold"
+    assert float(version.tags["emofx.val_score"]) == pytest.approx(report["test/r2_mean"])
 
-
-def test_poisoning_the_held_out_fold_changes_nothing_fitted_for_it(baseline, tmp_path, mlflow_uri):
-    tmp, manifest, _, base = baseline
-    ids = manifest["track_id"].to_numpy()
-    held = fold_columns(cv_folds(manifest, CV, 0), ids, 0) == 2
+    held = folds == 2
     rng = np.random.default_rng(9)
     poisoned = manifest.copy()  # the quadrant (the folds' stratum) stays: same folds
     for target in ("valence_norm", "arousal_norm"):
         poisoned.loc[held, target] = rng.uniform(-1, 1, held.sum())
-    store = tmp_path / "emb"
-    shutil.copytree(tmp / "emb", store)
+    store = tmp_path / "poisoned_emb"
+    shutil.copytree(tmp_path / "emb", store)
     clean = np.load(store / "tiny" / "clean.npy")
     clean[held] = rng.normal(0, 5, clean[held].shape).astype(clean.dtype)
     np.save(store / "tiny" / "clean.npy", clean)
     _, after = run_cv(tmp_path, "poisoned", poisoned, store)
-    for probe in PARAMS["probes"]:
-        cols = ["pred_valence_norm", "pred_arousal_norm"]
-        kept, moved = base[probe, "reverb@3"][cols], after[probe, "reverb@3"][cols]
-        # fold 2's tracks are predicted by fold 2's model alone: bit-identical
-        np.testing.assert_array_equal(kept[held].to_numpy(), moved[held].to_numpy())
-        # the other folds trained on the poison, so the poisoning did reach the fitting
-        assert not np.allclose(kept[~held].to_numpy(), moved[~held].to_numpy())
+    cols = ["pred_valence_norm", "pred_arousal_norm"]
+    kept, moved = base["reverb@3"][cols].to_numpy(), after["reverb@3"][cols].to_numpy()
+    np.testing.assert_array_equal(kept[held], moved[held])  # fold 2's model alone
+    assert not np.allclose(kept[~held], moved[~held])  # the others trained on the poison
+
+
+def test_mlp_seeds_report_the_spread_of_the_score(tmp_path, mlflow_uri):
+    _, manifest = write_store(tmp_path / "emb", n=40)
+    params = ProbeParams.model_validate(
+        {
+            "probes": ["mlp"],
+            "tasks": ["regression"],
+            "layer": "mid",
+            "register_models": False,
+            "mlp": {"max_epochs": 2, "seeds": 2},
+        }
+    )
+    with stage_run("probe", "tiny", {}, artifact_root=str(tmp_path / "art")):
+        results = run_probes(params, manifest, tmp_path / "emb", ["tiny"], tmp_path / "p", 0)
+    metrics = results["tiny.mlp"]
+    low, high = metrics["seeds/test/r2_mean_min"], metrics["seeds/test/r2_mean_max"]
+    assert low < high and metrics["seeds/test/r2_mean_std"] > 0
+    assert low <= metrics["test/r2_mean"] <= high  # the first seed's fit is the one kept

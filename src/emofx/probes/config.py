@@ -96,6 +96,9 @@ class MlpParams(StrictModel):
     layer_mode: Literal["single", "weighted"] | None = None
     max_epochs: int | None = Field(None, gt=0)
     batch_size: int | None = Field(None, gt=0)
+    seeds: int = Field(
+        1, ge=1, description="fits per MLP probe (seed, seed+1, …): the spread is reported"
+    )
 
     @field_validator("hidden_sizes")
     @classmethod
@@ -106,7 +109,9 @@ class MlpParams(StrictModel):
 
     def overrides(self) -> dict[str, object]:
         """The model init_args set here (everything except ``config``, trainer and data knobs)."""
-        return self.model_dump(exclude={"config", "max_epochs", "batch_size"}, exclude_none=True)
+        return self.model_dump(
+            exclude={"config", "max_epochs", "batch_size", "seeds"}, exclude_none=True
+        )
 
 
 Positive = Annotated[float, Field(gt=0)]

@@ -5,7 +5,8 @@ Per fold (:mod:`emofx.evaluation.folds`) each task's rows are relabelled ``train
 early stopping, ``auto`` regularisation) runs inside the fold's training tracks unchanged; the
 held-out tracks are predicted under every condition. Embeddings are read from the one store (no
 re-extraction per fold). The ``final`` fold refits on every track (inner val for the choices) and
-is the model that is logged and registered; its score is the pooled out-of-fold one. MLflow::
+is the model that is logged and registered (skipped with ``register_models: false``); its score
+is the pooled out-of-fold one. MLflow::
 
     <encoder>/<probe>/<task>                   final refit, registered; test/* = out-of-fold
         <encoder>/<probe>/<task>/repeat-0/fold-0 …   one run per fold (test/* = that fold)
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from emofx.embed.store import atomic_write
-from emofx.evaluation.folds import Fold, fold_columns, held_out
+from emofx.evaluation.folds import FINAL, Fold, fold_columns, held_out
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, load_features
 from emofx.probes.metrics import score_split, selection_metric
@@ -58,8 +59,10 @@ def run_cv_encoder(
     seed: int,
     out_dir: Path,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Fit every (probe, task) per fold and once on all tracks; write out-of-fold predictions
-    ``out_dir/<probe>/<condition>.parquet``; returns ``{probe: {task: metrics}}``."""
+    """Fit every (probe, task) per fold and, to register it, once on all tracks; write
+    out-of-fold predictions ``out_dir/<probe>/<condition>.parquet``; returns
+    ``{probe: {task: metrics}}``."""
+    folds = folds if params.register_models else held_out(folds)
     index = ctx.store.index()
     track_ids = index["track_id"].astype(str).to_numpy()
     per_fold = {f.name: [fold_task(d, f, track_ids) for d in tasks] for f in folds}
@@ -97,13 +100,17 @@ def fit_task(
     params: ProbeParams,
     seed: int,
 ) -> tuple[list[FoldFit], dict[str, float]]:
-    """Every fold's fit in its own child run, then the final refit in the parent run, which
-    gets the pooled out-of-fold scores (``test/…``), their per-fold spread (``cv/…``) and the
-    registered model. Returns the held-out folds' fits and the parent's metrics."""
+    """Every fold's fit in its own child run; the parent run gets the pooled out-of-fold scores
+    (``test/…``), their per-fold spread (``cv/…``) and, when ``folds`` has the final fold, the
+    final refit and its registered model. Returns the held-out folds' fits and the parent's
+    metrics."""
     task = data[0].task
     run_name = f"{ctx.encoder}/{probe}/{task}"
-    *fold_parts, (final_fold, final_data, final_layer) = zip(folds, data, layers, strict=True)
-    with nested_run(run_name, run_tags(ctx, probe, final_data, final_layer)) as run:
+    parts = list(zip(folds, data, layers, strict=True))
+    final = [part for part in parts if part[0].fold == FINAL]
+    fold_parts = [part for part in parts if part[0].fold != FINAL]
+    _, tag_data, tag_layer = (final or fold_parts)[0]
+    with nested_run(run_name, run_tags(ctx, probe, tag_data, tag_layer)) as run:
         mlflow.log_input(ctx.data_input, context="train")
         fits = []
         for fold, fold_data, layer in fold_parts:
@@ -113,13 +120,17 @@ def fit_task(
                     ctx, probe, fold_data, layer, params, seed, child, name
                 )
             fits.append(FoldFit(fold, layer, fitted, metrics))
-        fitted, metrics, x = fit_in_run(
-            ctx, probe, final_data, final_layer, params, seed, run, run_name
-        )
-        metrics |= out_of_fold_metrics(ctx, final_data, fits)
+        metrics: dict[str, float] = {}
+        if final:
+            _, final_data, final_layer = final[0]
+            fitted, metrics, x = fit_in_run(
+                ctx, probe, final_data, final_layer, params, seed, run, run_name
+            )
+        metrics |= out_of_fold_metrics(ctx, tag_data, fits)
         mlflow.log_params({"evaluation.protocol": "cv", "evaluation.fits": len(fits)})
-        mlflow.log_metrics({k: v for k, v in metrics.items() if k.startswith(("test/", "cv/"))})
-        if params.register_models:
+        oof = ("test/", "cv/", "seeds/test/")
+        mlflow.log_metrics({k: v for k, v in metrics.items() if k.startswith(oof)})
+        if final:
             metric = f"test/{selection_metric(final_data)}"
             selection = Selection(
                 metric,
@@ -137,7 +148,8 @@ def out_of_fold_metrics(
     ctx: EncoderContext, data: TaskData, fits: list[FoldFit]
 ) -> dict[str, float]:
     """``test/…``: every labelled track's clean out-of-fold prediction scored at once (the mean
-    over repeats); ``cv/<selection metric>_mean|_std|_min|_max`` over the folds' own scores."""
+    over repeats); ``cv/<selection metric>_mean|_std|_min|_max`` over the folds' own scores;
+    with ``probe.mlp.seeds`` the folds' mean seed spread ``seeds/test/<metric>_std``."""
     track_ids = ctx.store.index()["track_id"].astype(str).to_numpy()[data.rows]
     everything = replace(data, split=np.full(len(data.rows), "test"))
     by_repeat: dict[int, np.ndarray] = {}
@@ -151,6 +163,9 @@ def out_of_fold_metrics(
     key = f"test/{selection_metric(data)}"
     scores = np.array([fit.metrics[key] for fit in fits])
     name = f"cv/{selection_metric(data)}"
+    seeds = f"seeds/{key}_std"  # probe.mlp.seeds > 1: each fold's seed spread, mean over folds
+    if seeds in fits[0].metrics:
+        metrics[seeds] = float(np.mean([fit.metrics[seeds] for fit in fits]))
     return metrics | {
         f"{name}_mean": float(scores.mean()),
         f"{name}_std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,

@@ -348,7 +348,9 @@ def fit_in_run(
     (``run_name``: its name, the prefix of the tuning run).
 
     Returns the fitted probe, its metrics and the clean features of ``data.rows``. A split
-    without rows (the final refit under cross-validation has no test rows) is not scored.
+    without rows (the final refit under cross-validation has no test rows) is not scored. With
+    ``probe.mlp.seeds`` > 1 the MLP is refitted with the next seeds and the spread of its scores
+    joins the metrics (:func:`seed_spread`).
     """
     x = load_features(ctx.store, "clean", layer)[data.rows]
     overrides: dict[str, Any] = {}
@@ -362,10 +364,13 @@ def fit_in_run(
     if probe == "mlp":
         logger = MLFlowLogger(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)
     fitted = fit_probe(probe, data, x, params, seed, overrides=overrides, logger=logger)
-    metrics: dict[str, float] = {}
-    for split in SPLITS:
-        if data.mask(split).any():
-            metrics |= score_split(data, split, fitted.predict(x[data.mask(split)]))
+    metrics = score_splits(data, fitted, x)
+    if probe == "mlp" and params.mlp.seeds > 1:
+        others = [
+            score_splits(data, fit_probe(probe, data, x, params, s, overrides=overrides), x)
+            for s in range(seed + 1, seed + params.mlp.seeds)
+        ]
+        metrics |= seed_spread(data, [metrics, *others])
     mlflow.log_params(
         {
             "layer": ctx.layer_name(layer),
@@ -378,6 +383,32 @@ def fit_in_run(
     # After the training curves the MLP's logger wrote: the final values are the latest.
     mlflow.log_metrics({**metrics, **fitted.info}, step=int(fitted.info.get("global_step", 0)))
     return fitted, metrics, x
+
+
+def score_splits(data: TaskData, fitted: FittedProbe, x: np.ndarray) -> dict[str, float]:
+    """Metrics of every split that has rows (the final refit under cv has no test rows)."""
+    metrics: dict[str, float] = {}
+    for split in SPLITS:
+        if data.mask(split).any():
+            metrics |= score_split(data, split, fitted.predict(x[data.mask(split)]))
+    return metrics
+
+
+def seed_spread(data: TaskData, runs: list[dict[str, float]]) -> dict[str, float]:
+    """``seeds/<split>/<selection metric>_mean|_std|_min|_max`` over fits that differ only in
+    their seed (``probe.mlp.seeds``); the first fit is the one kept and predicted with."""
+    out = {}
+    for split in SPLITS:
+        key = f"{split}/{selection_metric(data)}"
+        if key in runs[0]:
+            values = np.array([r[key] for r in runs])
+            out |= {
+                f"seeds/{key}_mean": float(values.mean()),
+                f"seeds/{key}_std": float(values.std(ddof=1)),
+                f"seeds/{key}_min": float(values.min()),
+                f"seeds/{key}_max": float(values.max()),
+            }
+    return out
 
 
 def register_fitted(

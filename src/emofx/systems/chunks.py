@@ -31,6 +31,14 @@ class ChunkSet:
         y = torch.as_tensor(targets, dtype=torch.float32)[self.group]
         return TensorDataset(self.images, y, self.group)
 
+    def subset(self, tracks: np.ndarray) -> ChunkSet:
+        """The chunks of the tracks where ``tracks`` (bool, one per track) is true, their groups
+        renumbered to positions among those tracks."""
+        keep = torch.as_tensor(tracks, dtype=torch.bool)
+        position = torch.cumsum(keep, 0) - 1
+        rows = keep[self.group]
+        return ChunkSet(self.images[rows], position[self.group[rows]])
+
 
 def track_chunks(
     prepared_dir: Path, track_id: str, condition: Condition, hop_s: float

@@ -69,30 +69,38 @@ def evaluate(
     fit: FoldFit,
 ) -> tuple[dict[str, float], dict[str, list[np.ndarray]]]:
     """Run ``fit`` (``k``-th view of :func:`fits_of` → metrics, ``{condition: [n_rows, k]}``)
-    under the protocol.
-
-    Split: its metrics and predictions. Cross-validation: every held-out fold's fit; each row's
-    prediction from the fold that held it out (one array per repeat); ``test/…`` scored on every
-    row's out-of-fold clean prediction (mean over repeats), ``val/…`` the folds' mean inner-val
-    scores (what chooses among systems) and ``cv/r2_mean_*`` the folds' spread.
-    """
+    on every view and :func:`combine` the results."""
     views = fits_of(data, track_ids, folds)
+    return combine(data, folds, views, [fit(k, view) for k, view in enumerate(views)])
+
+
+def combine(
+    data: TaskData,
+    folds: list[Fold] | None,
+    views: list[TaskData],
+    fitted: list[tuple[dict[str, float], dict[str, np.ndarray]]],
+) -> tuple[dict[str, float], dict[str, list[np.ndarray]]]:
+    """Metrics and predictions (one array per repeat) of the fits of ``views`` under the protocol.
+
+    Split: the one fit's. Cross-validation: each row's prediction from the fold that held it out;
+    ``test/…`` scored on every row's out-of-fold clean prediction (mean over repeats), ``val/…``
+    the folds' mean inner-val scores (what chooses among systems) and ``cv/r2_mean_*`` the folds'
+    spread.
+    """
     if folds is None:
-        metrics, preds = fit(0, data)
+        metrics, preds = fitted[0]
         return metrics, {c: [p] for c, p in preds.items()}
     fold_list = held_out(folds)
     n_repeats = max(f.repeat for f in fold_list) + 1
     out: dict[str, list[np.ndarray]] = {}
-    fold_metrics = []
-    for k, (fold, view) in enumerate(zip(fold_list, views, strict=True)):
-        metrics, preds = fit(k, view)
-        fold_metrics.append(metrics)
+    for fold, view, (_, preds) in zip(fold_list, views, fitted, strict=True):
         held = view.mask("test")
         for condition, pred in preds.items():
             parts = out.setdefault(condition, [np.zeros_like(pred) for _ in range(n_repeats)])
             parts[fold.repeat][held] = pred[held]
     everything = replace(data, split=np.full(len(data.rows), "test"))
     pooled = [score_split(everything, "test", p) for p in out["clean"]]
+    fold_metrics = [metrics for metrics, _ in fitted]
     scores = np.array([m["test/r2_mean"] for m in fold_metrics])
     val = {
         k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0] if k[:4] == "val/"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from emofx.errors import EmofxError
 from emofx.evaluation.config import EvaluationParams
 from emofx.evaluation.folds import cv_folds
 from emofx.systems.config import SystemsParams
@@ -22,10 +21,6 @@ from emofx.systems.phase2 import run_phase2
 log = logging.getLogger(__name__)
 
 TABLE_METRICS = ("r2", "rmse", "mae")
-
-
-class SystemsProtocolError(EmofxError, ValueError):
-    """A system that cannot run under the resolved evaluation protocol."""
 
 
 def run_systems(
@@ -53,11 +48,6 @@ def run_systems(
     targets = list(params.targets)
     protocol = (evaluation or EvaluationParams(protocol="split")).resolve(len(manifest))
     folds = cv_folds(manifest, evaluation, seed) if evaluation and protocol == "cv" else None
-    if folds is not None and params.spectrogram.enabled:
-        raise SystemsProtocolError(
-            f"systems.spectrogram does not support evaluation.protocol cv yet ({len(manifest)} "
-            "tracks): set evaluation.protocol: split or systems.spectrogram.enabled: false"
-        )
     predictions_root.mkdir(parents=True, exist_ok=True)  # the stage's output, even when empty
     results: dict[str, dict[str, float]] = {}
     if params.phase1.enabled:
@@ -80,6 +70,7 @@ def run_systems(
             conditions_path,
             predictions_root,
             seed,
+            folds,
         )
     if params.panns_mlp.enabled:
         results |= run_phase3(
