@@ -35,17 +35,17 @@ def test_ratings_lists_labels_groups_and_splits(tmp_path):
         "csv", root, audio_dir="audio", group_column="artist", split_column="split", scale=[1, 9]
     )
     m = result.manifest.set_index("track_id")
-    assert list(m.index) == ["a", "b", "sub/c"]
+    assert list(m.index) == ["a", "b", "c"]  # the file name without extension, not its folders
     assert m.loc["a", "valence"] == 7.0 and m.loc["a", "arousal"] == 3.0
     assert m.loc["a", "valence_norm"] == 0.5 and m.loc["a", "quadrant"] == 4
     assert m.loc["b", "quadrant"] == 2
-    assert m.loc["sub/c", "valence"] == 5.0 and pd.isna(m.loc["sub/c", "arousal"])
-    assert pd.isna(m.loc["sub/c", "quadrant"]) and pd.isna(m.loc["sub/c", "labels"])
+    assert m.loc["c", "valence"] == 5.0 and pd.isna(m.loc["c", "arousal"])
+    assert pd.isna(m.loc["c", "quadrant"]) and pd.isna(m.loc["c", "labels"])
     assert json.loads(m.loc["a", "labels"]) == {"calm": 1.0, "tender": 1.0}
     assert json.loads(m.loc["b", "labels"]) == {"power": 0.75, "tension": 0.25}
     assert m["group_id"].tolist() == ["X", "X", "Y"]
     assert m["split"].tolist() == ["train", "val", "test"]
-    assert m.loc["sub/c", "audio_path"] == "audio/sub/c.wav"
+    assert m.loc["c", "audio_path"] == "audio/sub/c.wav"
     assert result.rejected == []
 
 
@@ -59,27 +59,42 @@ def test_missing_audio_is_reported(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("rows", "options", "message"),
+    ("rows", "options", "reason"),
     [
+        ("b.wav,X,7,3,,\n", {}, "bad label: valence=7 outside the scale -1–1"),
+        ("b.wav,X,high,3,,\n", {"scale": [1, 9]}, "bad label: valence='high' is not a rating"),
+        ("b.wav,X,nan,3,,\n", {"scale": [1, 9]}, "bad label: valence=nan is not a finite"),
+        ("b.wav,X,5,3,calm:lots,\n", {"scale": [1, 9]}, "weight 'lots' of labels 'calm'"),
+        ("b.wav,X,,,,\n", {"scale": [1, 9]}, "missing label: no value in"),
+        ("b.wav,X,5,3,,holdout\n", {"scale": [1, 9], "split_column": "split"}, "split='holdout'"),
         (
-            "a.wav,X,7,3,,\n",
-            {},
-            r"line 2 column 'valence': rating 7 is outside the scale \[-1.0, 1.0\]",
-        ),
-        (
-            "a.wav,X,high,3,,\n",
+            "x/b.wav,X,5,3,,\ny/b.wav,X,5,3,,\n",
             {"scale": [1, 9]},
-            r"line 2 column 'valence': 'high' is not a rating",
+            "duplicate track id: 'b' is also",
         ),
-        ("a.wav,X,5,3,calm:lots,\n", {"scale": [1, 9]}, r"weight 'lots' of label 'calm'"),
-        ("a.wav,X,5,3,,holdout\n", {"scale": [1, 9], "split_column": "split"}, r"split 'holdout'"),
-        ("a.wav,X,5,3,,\na.wav,X,5,3,,\n", {"scale": [1, 9]}, r"track id 'a' on lines 2 and 3"),
-        ("a.wav,X,5,3,,\n", {"group_column": "singer"}, r"missing column\(s\) \['singer'\]"),
-        ("a.wav,X,5,3,,\n", {"scale": [9, 1]}, r"'scale' must be \[low, high\]"),
     ],
 )
-def test_bad_rows_and_options_are_named(tmp_path, rows, options, message):
-    root = write_csv_dataset(tmp_path, rows)
+def test_a_bad_row_is_rejected_with_its_line_and_the_rest_is_kept(tmp_path, rows, options, reason):
+    root = write_csv_dataset(tmp_path, "a.wav,X,1,1,,\n" + rows)
+    if "split_column" in options:
+        (root / "annotations.csv").write_text(
+            (root / "annotations.csv").read_text().replace("1,1,,\n", "1,1,,train\n")
+        )
+    result = load_dataset("csv", root, audio_dir="audio", **options)
+    assert result.manifest["track_id"].tolist() == ["a"]
+    assert result.rejected and all(reason in r.reason for r in result.rejected)
+    assert all("(annotations.csv line " in r.reason for r in result.rejected)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"group_column": "singer"}, r"missing column\(s\) \['singer'\]"),
+        ({"scale": [9, 1]}, r"'scale' must be \[low, high\]"),
+    ],
+)
+def test_bad_options_are_named(tmp_path, options, message):
+    root = write_csv_dataset(tmp_path, "a.wav,X,5,3,,\n")
     with pytest.raises((DatasetLayoutError, ValueError), match=message):
         load_dataset("csv", root, audio_dir="audio", **options)
 

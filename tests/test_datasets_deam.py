@@ -117,20 +117,28 @@ def test_missing_annotation_column_names_the_file(tmp_path):
         load_dataset("deam", root)
 
 
-def test_non_numeric_rating_names_file_row_and_value(tmp_path):
+def test_non_numeric_rating_rejects_the_song_naming_file_line_and_value(tmp_path):
     root = write_deam_layout(tmp_path, {2: (3.0, 7.0), 3: (4.0, 4.0)}, [2])
     path = root / STATIC_FILES[0]
     path.write_text(path.read_text().replace("3,4.0", "3,four"))
-    with pytest.raises(DatasetLayoutError, match=r"valence_mean.*row 3.*'four'"):
-        load_dataset("deam", root)
+    result = load_dataset("deam", root)
+    assert list(result.manifest["track_id"]) == ["2"]
+    [bad] = result.rejected
+    assert (bad.item_id, bad.reason) == (
+        "3",
+        "bad label: valence='four' is not a number "
+        "(static_annotations_averaged_songs_1_2000.csv line 3)",
+    )
 
 
-def test_duplicate_song_id_across_files_is_an_error(tmp_path):
+def test_duplicate_song_id_across_files_rejects_the_song(tmp_path):
     root = write_deam_layout(tmp_path, {2: (3.0, 7.0), 2001: (5.0, 5.0)}, [2])
     path = root / STATIC_FILES[1]
     path.write_text(path.read_text() + "2,3.0,1.0,8.0,7.0,1.0\n")
-    with pytest.raises(DatasetLayoutError, match="song_id 2 is annotated more than once"):
-        load_dataset("deam", root)
+    result = load_dataset("deam", root)
+    assert result.manifest.empty
+    reasons = {r.item_id: r.reason for r in result.rejected}
+    assert reasons["2"].startswith("duplicate annotation: song 2 is annotated more than once")
 
 
 def test_missing_audio_folder_and_bad_options_are_clear(tmp_path):
@@ -155,7 +163,7 @@ def test_corrupt_audio_is_rejected_with_the_decoder_reason(tmp_path):
     assert bad.item_id == "3" and bad.reason.startswith("unreadable audio")
 
 
-def test_zero_byte_audio_is_rejected_and_ambiguous_audio_is_an_error(tmp_path):
+def test_zero_byte_audio_and_ambiguous_audio_are_rejected(tmp_path):
     root = write_deam_layout(tmp_path, {2: (3.0, 7.0), 3: (4.0, 4.0)}, [2])
     (root / "MEMD_audio" / "3.mp3").write_bytes(b"")
     [bad] = load_dataset("deam", root).rejected
@@ -164,5 +172,5 @@ def test_zero_byte_audio_is_rejected_and_ambiguous_audio_is_an_error(tmp_path):
         f"unreadable audio: {root}/MEMD_audio/3.mp3: zero-byte file",
     )
     (root / "MEMD_audio" / "2.mp3").write_bytes(b"x")
-    with pytest.raises(DatasetLayoutError, match=r"two audio files for id '2': 2.mp3, 2.wav"):
-        load_dataset("deam", root)
+    reasons = {r.item_id: r.reason for r in load_dataset("deam", root).rejected}
+    assert reasons["2"] == "ambiguous audio: two files for id '2' (2.mp3, 2.wav)"

@@ -136,8 +136,15 @@ def test_bad_split_and_label_files_name_file_and_line(tmp_path):
         load_dataset("emopia", root, audio_dir="audio", split_dir="s1")
     labels = root / "label.csv"
     labels.write_text(labels.read_text().replace("Q4_xgtwQGeB6_0_0,4", "Q4_xgtwQGeB6_0_0,2"))
-    with pytest.raises(DatasetLayoutError, match=r"label.csv: line 4: 4Q .*Q4_xgtwQGeB6_0_0"):
-        load_dataset("emopia", root, audio_dir="audio")
+    result = load_dataset("emopia", root, audio_dir="audio")  # the bad line rejects its clip
+    assert "Q4_xgtwQGeB6_0_0" not in set(result.manifest["track_id"])
+    assert len(result.manifest) == len(CLIPS) - 1
+    assert [(r.item_id, r.reason) for r in result.rejected] == [
+        (
+            "Q4_xgtwQGeB6_0_0",
+            "bad label: 4Q '2' does not match clip 'Q4_xgtwQGeB6_0_0' (label.csv line 4)",
+        )
+    ]
 
 
 def test_missing_renderer_or_soundfont_is_named(tmp_path, monkeypatch):
@@ -155,22 +162,28 @@ def test_missing_renderer_or_soundfont_is_named(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not has_fluidsynth, reason="fluidsynth or a GM soundfont is not installed")
-def test_fluidsynth_renders_beside_the_dataset_and_reuses_renders(tmp_path):
+def test_fluidsynth_renders_into_the_cache_and_reuses_renders(tmp_path):
     clips = {c: CLIPS[c] for c in ("Q1__8v0MFBZoco_0", "Q4_xgtwQGeB6_0_0", "Q2_Ie5koh4qvJc_31")}
     root = write_emopia(tmp_path / "emopia", clips)
     (root / "midis" / "Q2_brokenmidi1_0.mid").write_bytes(b"not a midi file")
     (root / "label.csv").write_text((root / "label.csv").read_text() + "Q2_brokenmidi1_0,2,a1\n")
-    result = load_dataset("emopia", root, sample_rate=16000)
+    cache = tmp_path / "cache"
+    result = load_dataset("emopia", root, cache_dir=cache, sample_rate=16000)
     m = result.manifest.set_index("track_id")
     assert list(m.index) == list(clips)
     assert (m["sample_rate"] == 16000).all() and m["duration_s"].between(0.9, 4.0).all()
-    assert m["audio_path"].str.startswith("../emopia_rendered/").all()
+    assert m["audio_path"].tolist() == [f"midis/{c}.mid" for c in clips]  # the source, in root
+    assert all(path.is_relative_to(cache) for path in result.sources.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "emopia"]  # nothing beside
     [broken] = result.rejected
     assert broken.item_id == "Q2_brokenmidi1_0" and "MIDI render failed" in broken.reason
-    wav = tmp_path / "emopia_rendered" / "Q1__8v0MFBZoco_0.wav"
+    wav = result.sources["Q1__8v0MFBZoco_0"]
     first_mtime = wav.stat().st_mtime_ns
-    load_dataset("emopia", root, sample_rate=16000)
+    again = load_dataset("emopia", root, cache_dir=cache, sample_rate=16000)
+    assert again.sources["Q1__8v0MFBZoco_0"] == wav
     assert wav.stat().st_mtime_ns == first_mtime  # reused, not re-rendered
+    with pytest.raises(DatasetLayoutError, match="needs a cache folder"):
+        load_dataset("emopia", root, sample_rate=16000)
     params = DatasetParams(
         name="emopia",
         format="emopia",
@@ -232,6 +245,7 @@ def test_a_dataset_reached_through_a_symlink_renders_and_prepares(tmp_path):
     (tmp_path / "datasets" / "emopia").symlink_to(real)
     options = {"sample_rate": 16000, "render_dir": str(tmp_path / "renders")}
     result = load_dataset("emopia", tmp_path / "datasets" / "emopia", **options)
+    assert all(path.is_relative_to(tmp_path / "renders") for path in result.sources.values())
     assert not result.rejected and len(result.manifest) == 3
     params = DatasetParams(
         name="emopia",

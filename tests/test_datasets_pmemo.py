@@ -10,7 +10,6 @@ import pytest
 
 from emofx.audio import write_audio
 from emofx.datasets import load_dataset, read_dynamic, read_dynamic_curves
-from emofx.datasets.files import DatasetLayoutError
 
 
 def write_pmemo(root: Path, static_rows: str) -> Path:
@@ -66,9 +65,13 @@ def test_songs_without_labels_are_reported(tmp_path):
     assert reasons == [("4", "no annotation"), ("7", "no annotation"), ("9", "no annotation")]
 
 
-def test_off_scale_rating_is_an_error_naming_the_song(tmp_path):
+def test_off_scale_rating_rejects_the_song_naming_it(tmp_path):
     root = write_pmemo(tmp_path, "1,0.8,0.25\n4,5.0,0.9\n")
-    with pytest.raises(DatasetLayoutError, match=r"static_annotations.csv: musicId 4 arousal 5"):
-        load_dataset("pmemo", root)
+    result = load_dataset("pmemo", root)
+    assert result.manifest["track_id"].tolist() == ["1"]
+    reasons = {r.item_id: r.reason for r in result.rejected}
+    assert reasons["4"] == (
+        "bad label: arousal=5 outside the PMEmo scale 0–1 (static_annotations.csv line 3)"
+    )
     with pytest.raises(ValueError, match="group_by"):
         load_dataset("pmemo", root, group_by="album")

@@ -113,7 +113,7 @@ def test_undecodable_audio_is_rejected_not_fatal(tmp_path, monkeypatch):
     root.mkdir()
     ids = ("ok1", "ok2", "ok3", "bad")
     for track_id in ids:
-        write_audio(root / f"{track_id}.wav", np.zeros(800, np.float32), 8000)
+        write_audio(root / f"{track_id}.wav", np.full(800, 0.1, np.float32), 8000)
     from emofx.datasets import DATASETS
     from emofx.datasets.manifest import LoadResult, manifest_frame
 

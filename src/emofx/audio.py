@@ -6,6 +6,7 @@ windowed-sinc resampler), so every stage sees the same samples for the same file
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,34 @@ def load_audio(
     return to_mono(audio) if mono else audio
 
 
+def silent_tail_s(path: str | Path, probe_s: float = 0.5) -> float | None:
+    """Seconds of digital silence (exact zeros) that end the file, or None when its last
+    ``probe_s`` hold any sound. A file cut short still declares its full length and decodes as
+    zeros from the cut on; the cut is found by bisection over ``probe_s`` blocks (a fresh reader
+    per block: pedalboard cannot read after seeking backwards into a cut MP3's padding).
+    """
+    path = str(Path(path))
+
+    def peak(start: int, n: int) -> np.ndarray:
+        with AudioFile(path) as f:
+            f.seek(start)
+            return np.abs(np.asarray(f.read(n))).max(axis=0)
+
+    with AudioFile(path) as f:
+        rate, frames = float(f.samplerate), int(f.frames)
+    n = min(frames, int(probe_s * rate))
+    if n <= 0 or np.any(peak(frames - n, n)):
+        return None
+    if not np.any(peak(0, n)):
+        return frames / rate
+    lo, hi = 0, frames - n  # the block at lo has sound, the one at hi none
+    while hi - lo > n:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if not np.any(peak(mid, n)) else (mid, hi)
+    voiced = np.flatnonzero(peak(lo, hi - lo + n))
+    return (frames - lo - int(voiced[-1]) - 1) / rate
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Average channels: ``[channels, samples]`` → ``[samples]``; 1-D input is returned as is."""
     audio = np.asarray(audio, dtype=np.float32)
@@ -105,5 +134,7 @@ def _check_readable(path: Path) -> None:
             f"{path}: unsupported extension {path.suffix!r} "
             f"(supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))})"
         )
+    if not os.access(path, os.R_OK):
+        raise AudioDecodeError(f"{path}: permission denied (file not readable)")
     if path.stat().st_size == 0:
         raise AudioDecodeError(f"{path}: zero-byte file")

@@ -78,7 +78,9 @@ def dataset_hash(path: str | Path) -> str:
     """The DVC hash of a dataset folder or file, for lineage tags and ``mlflow.log_input``.
 
     Taken from ``<path>.dvc`` or the repository's ``dvc.lock`` when DVC tracks the path (as
-    recorded there), else computed the way DVC computes it (``md5``; ``.dir`` for folders).
+    recorded there), else computed the way DVC computes it (``md5``; ``.dir`` for folders) over
+    the files a loader may read: dangling or escaping symlinks, unreadable files and non-UTF-8
+    names (which the loaders reject, and on which DVC itself fails) are left out.
     """
     path = Path(path).resolve()
     if not path.exists():
@@ -91,9 +93,29 @@ def dataset_hash(path: str | Path) -> str:
     from dvc_objects.fs.local import LocalFileSystem
 
     fs = LocalFileSystem()
+    ignore = _OnlyUsableFiles(path) if path.is_dir() else None
     with tempfile.TemporaryDirectory() as tmp:
-        _, _, obj = build(LocalHashFileDB(fs, tmp), str(path), fs, "md5", dry_run=True)
+        _, _, obj = build(
+            LocalHashFileDB(fs, tmp), str(path), fs, "md5", dry_run=True, ignore=ignore
+        )
     return obj.hash_info.value
+
+
+class _OnlyUsableFiles:
+    """A dvc-data ``Ignore`` whose walk skips the files :func:`resolve_under` refuses."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def walk(self, fs, path: str, **kwargs):
+        from emofx.datasets.files import resolve_under
+
+        for folder, dirs, files in fs.walk(path, **kwargs):
+            rel = Path(folder).relative_to(self.root)
+            usable = [
+                f for f in files if not isinstance(resolve_under(self.root, str(rel / f)), str)
+            ]
+            yield folder, dirs, usable
 
 
 def _recorded_hash(path: Path) -> str | None:

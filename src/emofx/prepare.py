@@ -10,10 +10,12 @@ normalised (empty when the dataset has none), so later stages never read the raw
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import multiprocessing
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -26,16 +28,21 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from emofx.audio import AudioDecodeError, load_audio
+from emofx.audio import AudioDecodeError, load_audio, silent_tail_s
 from emofx.data_versioning import dataset_hash
 from emofx.datasets import load_dataset, read_dynamic_curves
 from emofx.datasets.config import DatasetParams
+from emofx.datasets.files import resolve_under
 from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
 from emofx.errors import EmofxError
 from emofx.progress import ProgressLog, is_terminal
 
 MANIFEST_FILE = "manifest.parquet"
 REJECTED_FILE = "rejected.csv"
+WARNINGS_FILE = "warnings.csv"
+#: a silent end this long (exact zeros) marks a stream cut short
+TRUNCATION_WARN_S = 0.5
+_PR_SET_PDEATHSIG = 1
 DYNAMIC_FILE = "dynamic.parquet"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -75,12 +82,16 @@ def prepare(
     seed: int,
     *,
     data_hash: str | None = None,
+    cache_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Load, filter, decode, split and write the dataset; return the manifest.
 
     The manifest's ``attrs`` (also in the parquet file) carry ``dataset``, ``format`` and
     ``data_hash`` (the DVC hash of ``params.root``: ``data_hash`` when the caller already has it,
-    else :func:`emofx.data_versioning.dataset_hash`).
+    else :func:`emofx.data_versioning.dataset_hash`). ``cache_dir`` is where loaders keep work
+    they derive from the raw data (EMOPIA's rendered MIDI; default ``<out_dir>/cache``): never
+    beside the dataset, which may be read-only. Kept items with a partial problem (a stream cut
+    short, an unusable dynamic curve) are listed in ``warnings.csv``.
 
     Raises :class:`TooManyRejectedError` (after writing ``rejected.csv``) when the rejected share
     of all items exceeds ``params.max_rejected_fraction``.
@@ -89,10 +100,14 @@ def prepare(
     sample_rates = sorted({int(sr) for sr in sample_rates})
     if not sample_rates or sample_rates[0] <= 0:
         raise ValueError(f"sample_rates must be positive integers, got {list(sample_rates)}")
-    loaded = load_dataset(params.format, params.root, **params.options)
+    root = Path(params.root).resolve()
+    loaded = load_dataset(
+        params.format, root, cache_dir=Path(cache_dir or out_dir / "cache"), **params.options
+    )
     manifest = loaded.manifest.assign(dataset=params.name)
     strata = loaded.strata if loaded.strata is not None else manifest["quadrant"]
     rejected = list(loaded.rejected)
+    warned = list(loaded.warnings)
 
     too_short = _too_short(manifest, params)
     rejected += [
@@ -103,13 +118,25 @@ def prepare(
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_rejected(rejected, len(manifest), out_dir, params)  # fail before decoding if hopeless
 
-    failures = _decode_all(manifest, Path(params.root).resolve(), out_dir, sample_rates, params)
+    sources = {
+        i: loaded.sources.get(row.track_id) or resolve_under(root, row.audio_path)
+        for i, row in manifest.iterrows()
+    }
+    rendered = {i for i, row in manifest.iterrows() if row.track_id in loaded.rendered}
+    failures, notes = _decode_all(manifest, sources, rendered, out_dir, sample_rates, params)
     rejected += [
         RejectedItem(manifest.at[i, "track_id"], manifest.at[i, "audio_path"], reason)
         for i, reason in failures.items()
     ]
+    warned += [
+        RejectedItem(manifest.at[i, "track_id"], manifest.at[i, "audio_path"], note)
+        for i, note in notes.items()
+        if i not in failures
+    ]
     manifest = manifest.drop(index=list(failures))
     table = _write_rejected(rejected, len(manifest), out_dir, params)
+    warnings_table = rejected_frame(warned)
+    warnings_table.to_csv(out_dir / WARNINGS_FILE, index=False)
     manifest["split"] = _splits(manifest, strata.loc[manifest.index], params, seed)
     manifest = coerce_manifest(manifest)
     # lineage travels with the manifest (parquet metadata; pandas restores it as ``attrs``)
@@ -121,7 +148,7 @@ def prepare(
     }
     _write_parquet(read_dynamic_curves(params.root, manifest), out_dir / DYNAMIC_FILE)
     _write_parquet(manifest, out_dir / MANIFEST_FILE)
-    _print_summary(params.name, manifest["split"], table)
+    _print_summary(params.name, manifest["split"], table, warnings_table)
     return manifest
 
 
@@ -190,14 +217,29 @@ def _too_short(manifest: pd.DataFrame, params: DatasetParams) -> dict[int, str]:
 
 
 def _decode_track(
-    source: Path, targets: list[tuple[int, Path]], offset_s: float, duration_s: float | None
-) -> str | None:
-    """Decode ``source`` at each (sample rate, target path); return an error message or None."""
+    source: Path | str,
+    targets: list[tuple[int, Path]],
+    offset_s: float,
+    duration_s: float | None,
+    check_tail: bool = True,
+) -> tuple[str | None, str | None]:
+    """Decode ``source`` at each (sample rate, target path).
+
+    Returns (why the track is rejected, a warning about a kept track); either may be None.
+    ``check_tail`` looks for a stream cut short (not for audio the project rendered itself,
+    which may end in exact zeros).
+    """
+    if isinstance(source, str):  # the path check's reason (the file changed since loading)
+        return source, None
     try:
         for sample_rate, target in targets:
             audio = load_audio(source, sample_rate, offset_s=offset_s, duration_s=duration_s)
             if audio.size == 0:
                 raise AudioDecodeError(f"{source}: no samples after offset_s {offset_s:g}")
+            if not np.any(audio):
+                for _, written in targets:
+                    written.unlink(missing_ok=True)
+                return f"digital silence (peak 0): {source.name} is all zeros where kept", None
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp.npy")
             np.save(tmp, audio)
@@ -205,37 +247,66 @@ def _decode_track(
     except AudioDecodeError as exc:
         for _, target in targets:
             target.unlink(missing_ok=True)
-        return f"decode failed: {exc}"
-    return None
+        return f"decode failed: {exc}", None
+    return None, _truncation_warning(source) if check_tail else None
+
+
+def _truncation_warning(source: Path) -> str | None:
+    try:
+        tail = silent_tail_s(source, TRUNCATION_WARN_S)
+    except Exception:  # a decoder quirk in this extra check must not reject a decoded track
+        return None
+    if tail is None or tail < TRUNCATION_WARN_S:
+        return None
+    return (
+        f"stream ends early: the last {tail:.1f} s of {source.name} decode as digital silence "
+        "(file truncated?)"
+    )
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: a decode worker dies with the prepare process, even on ``kill -9``
+    (Linux ``PR_SET_PDEATHSIG``; the check after it closes the race of a parent already gone)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _decode_all(
     manifest: pd.DataFrame,
-    root: Path,
+    sources: dict[int, Path | str],
+    rendered: set[int],
     out_dir: Path,
     sample_rates: list[int],
     params: DatasetParams,
-) -> dict[int, str]:
-    """Decode every manifest row into the cache; return ``{row index: failure reason}``."""
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Decode every manifest row into the cache; return ``{row: failure}, {row: warning}``."""
     if manifest.empty:
-        return {}
+        return {}, {}
     executor: Executor
     if params.workers > 1:
         # fork on Linux: workers start in milliseconds (spawn re-imports the caller's modules,
         # seconds per worker); the workers only decode, they touch no torch/OpenMP state
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        executor = ProcessPoolExecutor(max_workers=params.workers, mp_context=ctx)
+        executor = ProcessPoolExecutor(
+            max_workers=params.workers,
+            mp_context=ctx,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
     else:  # one worker: skip the process start-up cost
         executor = ThreadPoolExecutor(max_workers=1)
-    failures = {}
+    failures, notes = {}, {}
     with executor:
         futures = {  # submitted (workers forked) before the progress bar starts its thread
             executor.submit(
                 _decode_track,
-                root / row.audio_path,
+                sources[i],
                 [(sr, prepared_audio_path(out_dir, sr, row.track_id)) for sr in sample_rates],
                 params.offset_s,
                 params.clip_seconds,
+                i not in rendered,
             ): i
             for i, row in manifest.iterrows()
         }
@@ -245,13 +316,15 @@ def _decode_all(
         with bar:
             task = bar.add_task(label, total=len(futures))
             for done, future in enumerate(as_completed(futures), start=1):
-                error = future.result()
+                error, note = future.result()
                 if error is not None:
                     failures[futures[future]] = error
+                if note is not None:
+                    notes[futures[future]] = note
                 bar.advance(task)
                 if log is not None:
                     log.update(done)
-    return failures
+    return failures, notes
 
 
 def _splits(
@@ -278,7 +351,9 @@ def _splits(
     return given
 
 
-def _print_summary(name: str, splits: pd.Series, rejected: pd.DataFrame) -> None:
+def _print_summary(
+    name: str, splits: pd.Series, rejected: pd.DataFrame, warned: pd.DataFrame | None = None
+) -> None:
     table = Table(title=f"prepare {name}")
     table.add_column("status")
     table.add_column("detail")
@@ -287,4 +362,7 @@ def _print_summary(name: str, splits: pd.Series, rejected: pd.DataFrame) -> None
         table.add_row("kept", str(split), str(count))
     for reason, count in _reason_counts(rejected).items():
         table.add_row("rejected", str(reason), str(count))
+    if warned is not None:
+        for reason, count in _reason_counts(warned).items():
+            table.add_row("kept, warned", str(reason), str(count))
     Console(stderr=True).print(table)

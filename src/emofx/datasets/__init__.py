@@ -35,25 +35,29 @@ _DYNAMIC_SCALES: dict[str, tuple[float, float]] = {
 DYNAMIC_COLUMNS = ["track_id", "time_s", "valence", "arousal", "valence_norm", "arousal_norm"]
 
 
-def load_dataset(name: str, root: str | Path, **options) -> LoadResult:
+def load_dataset(
+    name: str, root: str | Path, cache_dir: Path | None = None, **options
+) -> LoadResult:
     """Load the dataset at ``root`` with the loader registered as ``name``.
 
-    Unknown names and options are errors that list what is accepted.
+    Unknown names and options are errors that list what is accepted. ``cache_dir`` (the project's,
+    never beside the dataset) goes to loaders that derive files from the data (EMOPIA renders).
     """
     if name not in DATASETS:
         raise KeyError(f"unknown dataset format {name!r}; choose from {sorted(DATASETS)}")
     loader = DATASETS[name]
-    accepted = [p for p in inspect.signature(loader).parameters if p != "root"]
+    accepted = [p for p in inspect.signature(loader).parameters if p not in ("root", "cache_dir")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise TypeError(
             f"dataset format {name!r} has no option(s) {unknown}; options: {accepted or 'none'}"
         )
-    # the resolved root: a path a loader makes relative to it (renders beside the dataset) climbs
-    # with `..`, which the OS applies to a symlink's target, not to the link's folder
+    # the resolved root: every file a loader reads must resolve inside it
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset root folder not found (format {name!r})")
+    if cache_dir is not None and "cache_dir" in inspect.signature(loader).parameters:
+        options["cache_dir"] = Path(cache_dir)
     return loader(root, **options)
 
 

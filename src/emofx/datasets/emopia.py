@@ -8,8 +8,10 @@ split files in ``split_dir``: the release's ``{train,val,test}_clip.csv`` (``cli
 EMOPIA_cls's ``train/val/test.csv`` (``fname,label``).
 
 Audio comes from ``audio_dir`` (crawled clips named by clip id) or, by default, from rendering the
-MIDI with FluidSynth into ``render_dir`` (default: ``<root>_rendered`` beside the dataset, so the
-DVC-tracked raw folder is never written to).
+MIDI with FluidSynth into ``render_dir`` (default: the project's cache that prepare passes as
+``cache_dir``; never beside the dataset, which may be read-only). Rendered clips keep their MIDI
+as ``audio_path`` and give the WAV as the source to decode. A label line that cannot be used
+(bad id, quadrant not matching the id, a clip labelled twice) rejects that clip, naming the line.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from emofx.datasets.emopia_render import find_soundfont, render_midis
+from emofx.datasets.emopia_render import find_renderer, find_soundfont, render_midis
 from emofx.datasets.files import (
     DatasetLayoutError,
     audio_files_by_stem,
-    numeric_column,
     read_table,
     require_dir,
+    resolve_under,
 )
 from emofx.datasets.manifest import SPLITS, LoadResult, RejectedItem, manifest_frame, probe_audio
 
@@ -51,17 +53,27 @@ def load(
     sample_rate: int = 22050,
     split_dir: str | None = None,
     workers: int = 2,
+    cache_dir: Path | None = None,
 ) -> LoadResult:
     root = Path(root)
-    labels = _read_labels(root / LABEL_FILE)
+    labels, rejected = _read_labels(root / LABEL_FILE)
     midi_dir = require_dir(root / MIDI_DIR, "EMOPIA MIDI (midis)")
-    midis = {p.stem: p for p in sorted(midi_dir.glob("*.mid")) + sorted(midi_dir.glob("*.midi"))}
-    splits = _read_splits(root / split_dir, labels) if split_dir else None
+    midis: dict[str, Path] = {}
+    bad_midi: dict[str, str] = {}
+    for path in sorted(midi_dir.glob("*.mid")) + sorted(midi_dir.glob("*.midi")):
+        checked = resolve_under(root, f"{MIDI_DIR}/{path.name}")
+        if isinstance(checked, str):
+            bad_midi[path.stem] = checked
+        else:
+            midis[path.stem] = checked
+    unusable = {item.item_id for item in rejected}
+    splits = _read_splits(root / split_dir, labels, unusable) if split_dir else None
 
-    rejected = [
-        RejectedItem(clip, f"{MIDI_DIR}/{path.name}", "no annotation")
-        for clip, path in midis.items()
-        if clip not in labels.index
+    labelled = set(labels.index) | {item.item_id for item in rejected}
+    rejected += [
+        RejectedItem(clip, f"{MIDI_DIR}/{clip}.mid", "no annotation")
+        for clip in sorted(set(midis) | set(bad_midi))
+        if clip not in labelled
     ]
     wanted = list(labels.index)
     if splits is not None:
@@ -72,27 +84,54 @@ def load(
         ]
         wanted = [clip for clip in wanted if clip in splits.index]
 
+    sources: dict[str, Path] = {}
     if audio_dir is not None:
         folder = require_dir(_under(root, audio_dir), "EMOPIA crawled audio (audio_dir)")
-        found = audio_files_by_stem(folder)
-        audio: dict[str, Path | str] = {clip: found.get(clip, "missing audio") for clip in wanted}
+        found, problems = audio_files_by_stem(folder)
+        # a folder inside the dataset is confined to it; one outside (absolute) to itself
+        real = folder.resolve()
+        base = root if real.is_relative_to(root) else real
+        audio: dict[str, Path | str] = {}
+        for clip in wanted:
+            path = found.get(clip)
+            if clip in problems:
+                audio[clip] = problems[clip][1]
+            elif path is None:
+                audio[clip] = "missing audio"
+            else:
+                audio[clip] = resolve_under(base, str((real / path.name).relative_to(base)))
+        rel_of = {clip: os.path.relpath(folder / found[clip].name, root) for clip in found}
     else:
-        out = _under(root, render_dir) if render_dir else root.parent / f"{root.name}_rendered"
         font = find_soundfont(soundfont)
+        find_renderer()  # both named before anything else is asked for
+        if render_dir:
+            out = _under(root, render_dir)
+        elif cache_dir is not None:
+            out = Path(cache_dir) / "midi-render"
+        else:
+            raise DatasetLayoutError(
+                "EMOPIA MIDI rendering needs a cache folder: run it through `emofx prepare` "
+                "(which passes the project's cache) or set the emopia option render_dir"
+            )
         have_midi = [clip for clip in wanted if clip in midis]
         rendered = render_midis([midis[c] for c in have_midi], out, font, sample_rate, workers)
-        audio = {clip: rendered.get(midis.get(clip), "missing MIDI") for clip in wanted}
+        audio = {
+            clip: rendered[midis[clip]] if clip in midis else bad_midi.get(clip, "missing MIDI")
+            for clip in wanted
+        }
+        rel_of = {clip: f"{MIDI_DIR}/{midis[clip].name}" for clip in midis}
 
     rows = []
     for clip, path in audio.items():
         if isinstance(path, str):  # why there is no audio
-            midi = midis.get(clip)
-            rejected.append(RejectedItem(clip, f"{MIDI_DIR}/{midi.name}" if midi else "", path))
+            rel = rel_of.get(clip) or (f"{MIDI_DIR}/{clip}.mid" if clip in bad_midi else "")
+            rejected.append(RejectedItem(clip, rel, path))
             continue
-        probed = probe_audio(root, os.path.relpath(path, root), clip)
+        probed = probe_audio(root, rel_of[clip], clip, source=path)
         if isinstance(probed, RejectedItem):
             rejected.append(probed)
             continue
+        sources[clip] = path
         rows.append(
             {
                 "track_id": clip,
@@ -103,7 +142,8 @@ def load(
                 **probed,
             }
         )
-    return LoadResult(manifest_frame(rows), rejected)
+    rendered = set(sources) if audio_dir is None else set()
+    return LoadResult(manifest_frame(rows), rejected, sources=sources, rendered=rendered)
 
 
 def _under(root: Path, folder: str) -> Path:
@@ -111,30 +151,39 @@ def _under(root: Path, folder: str) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def _read_labels(path: Path) -> pd.DataFrame:
-    """``quadrant`` and ``song_id`` by clip id; ids must parse and agree with their label."""
-    table = read_table(path, ["ID", "4Q"], dtype={"ID": str})
-    quadrants = numeric_column(table, "4Q", path)
-    rows = {}
-    for index, (clip, q) in enumerate(zip(table["ID"], quadrants, strict=True)):
+def _read_labels(path: Path) -> tuple[pd.DataFrame, list[RejectedItem]]:
+    """``quadrant`` and ``song_id`` by clip id, and the lines that cannot be used: an id that
+    does not parse, a 4Q that disagrees with the id, a clip labelled twice (all its lines)."""
+    table = read_table(path, ["ID", "4Q"], dtype=str, keep_default_na=False)
+    rows: dict[str, dict] = {}
+    lines: dict[str, list[int]] = {}
+    rejected = []
+    for index, (clip, q) in enumerate(zip(table["ID"], table["4Q"], strict=True)):
         line = index + 2
-        match = CLIP_ID.fullmatch(str(clip))
+        where = f"({path.name} line {line})"
+        match = CLIP_ID.fullmatch(clip)
         if match is None:
-            raise DatasetLayoutError(
-                f"{path}: line {line}: clip id {clip!r} is not Q<1-4>_<song id>_<n>"
-            )
-        if q not in (1, 2, 3, 4) or int(q) != int(match.group(1)):
-            raise DatasetLayoutError(
-                f"{path}: line {line}: 4Q {str(table['4Q'].iloc[index])!r} "
-                f"does not match clip {clip!r}"
-            )
-        if clip in rows:
-            raise DatasetLayoutError(f"{path}: clip {clip!r} is labelled twice (line {line})")
+            reason = f"bad clip id: {clip!r} is not Q<1-4>_<song id>_<n> {where}"
+            rejected.append(RejectedItem(clip or f"line {line}", path.name, reason))
+            continue
+        lines.setdefault(clip, []).append(line)
+        if q.strip() not in ("1", "2", "3", "4") or q.strip() != match.group(1):
+            reason = f"bad label: 4Q {q!r} does not match clip {clip!r} {where}"
+            rejected.append(RejectedItem(clip, path.name, reason))
+            continue
         rows[clip] = {"quadrant": int(q), "song_id": match.group(2)}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    for clip, at in lines.items():
+        if len(at) > 1:
+            rows.pop(clip, None)
+            listed = ", ".join(str(n) for n in at)
+            reason = f"duplicate label: clip {clip!r} is labelled on lines {listed} of {path.name}"
+            rejected = [r for r in rejected if r.item_id != clip]
+            rejected.append(RejectedItem(clip, path.name, reason))
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["quadrant", "song_id"])
+    return frame, rejected
 
 
-def _read_splits(folder: Path, labels: pd.DataFrame) -> pd.Series:
+def _read_splits(folder: Path, labels: pd.DataFrame, unusable: set[str]) -> pd.Series:
     """Clip id → split; each listed clip in one file.
 
     The release's ``<split>_clip.csv`` (column ``clip_name``, file names) or EMOPIA_cls's
@@ -159,6 +208,8 @@ def _read_splits(folder: Path, labels: pd.DataFrame) -> pd.Series:
                     f"{path}: line {index + 2}: clip {clip!r} is already in the "
                     f"{split_of[clip]} split"
                 )
+            if clip in unusable:  # its label line is rejected (with the reason)
+                continue
             if clip not in labels.index:
                 raise DatasetLayoutError(
                     f"{path}: line {index + 2}: clip {clip!r} is not in {LABEL_FILE}"

@@ -1,13 +1,16 @@
 """Render MIDI to WAV with the FluidSynth command line and a General-MIDI soundfont.
 
 Dry renders (FluidSynth's own reverb and chorus off): the project measures what effects do, so
-the clean condition must not already carry a reverb. A ``render.json`` stamp in the output folder
-records the soundfont and sample rate; a change re-renders everything, otherwise existing WAVs
-newer than their MIDI are kept.
+the clean condition must not already carry a reverb. Renders live in the project's cache, never
+beside the dataset (which may be read-only): ``<cache>/<settings key>/<clip>-<MIDI digest>.wav``,
+where the key covers the FluidSynth version, the soundfont's content, the sample rate and the
+flags, so a changed MIDI, soundfont or renderer never serves a stale render.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import shutil
 import subprocess
@@ -27,7 +30,8 @@ DEFAULT_SOUNDFONTS: tuple[Path, ...] = (
 INSTALL_HINT = (
     "run scripts/install_system_deps.sh (Debian: apt-get install fluidsynth fluid-soundfont-gm)"
 )
-STAMP_FILE = "render.json"
+#: FluidSynth options after the sample rate: no interactive shell, quiet, reverb and chorus off
+_FLAGS: tuple[str, ...] = ("-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5")
 
 
 class RendererMissingError(EmofxError, RuntimeError):
@@ -60,45 +64,55 @@ def find_soundfont(soundfont: str | Path | None) -> Path:
     )
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _soundfont_digest(path: Path, size: int, mtime_ns: int) -> str:
+    return _digest(path)
+
+
+def render_key(renderer: Path, soundfont: Path, sample_rate: int) -> str:
+    """The cache folder name for one renderer setup (what shapes a render besides the MIDI)."""
+    done = subprocess.run([str(renderer), "--version"], capture_output=True, text=True)
+    stat = soundfont.stat()
+    settings = {
+        "fluidsynth": (done.stdout or done.stderr).strip().splitlines()[:1],
+        "soundfont": _soundfont_digest(soundfont.resolve(), stat.st_size, stat.st_mtime_ns),
+        "sample_rate": int(sample_rate),
+        "flags": _FLAGS,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def render_midis(
     midis: Sequence[Path],
-    out_dir: Path,
+    cache_dir: Path,
     soundfont: Path,
     sample_rate: int,
     workers: int = 2,
 ) -> dict[Path, Path | str]:
-    """Render each MIDI to ``out_dir/<stem>.wav``; map each MIDI to its WAV or an error message."""
+    """Render each MIDI into ``cache_dir``; map each MIDI to its WAV or an error message.
+
+    A render already in the cache (same MIDI bytes, same renderer setup) is reused.
+    """
     renderer = find_renderer()
+    out_dir = cache_dir / render_key(renderer, soundfont, sample_rate)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = {
-        "soundfont": str(soundfont),
-        "soundfont_bytes": soundfont.stat().st_size,
-        "sample_rate": int(sample_rate),
-        "reverb": False,
-        "chorus": False,
-    }
-    stamp_path = out_dir / STAMP_FILE
-    fresh_stamp = not stamp_path.is_file() or json.loads(stamp_path.read_text()) != stamp
-    if fresh_stamp:
-        for old in out_dir.glob("*.wav"):
-            old.unlink()
-        stamp_path.write_text(json.dumps(stamp, indent=2))
 
     def one(midi: Path) -> Path | str:
-        target = out_dir / f"{midi.stem}.wav"
-        if target.is_file() and target.stat().st_mtime >= midi.stat().st_mtime:
+        target = out_dir / f"{midi.stem}-{_digest(midi)[:16]}.wav"
+        if target.is_file():
             return target
         tmp = target.with_name(f".{target.name}.tmp.wav")
         command = [
             str(renderer),
-            "-ni",
-            "-q",
-            "-R",
-            "0",
-            "-C",
-            "0",
-            "-g",
-            "0.5",
+            *_FLAGS,
             "-r",
             str(int(sample_rate)),
             "-T",

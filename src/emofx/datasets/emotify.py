@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from emofx.audio import SUPPORTED_EXTENSIONS
 from emofx.datasets.files import DatasetLayoutError, numeric_column, read_table, require_dir
 from emofx.datasets.manifest import (
     LoadResult,
@@ -80,11 +81,31 @@ def load(root: str | Path, genres: list[str] | None = None) -> LoadResult:
         for path in sorted(folder.iterdir()):
             if path.stem.isdigit() and (genre, int(path.stem)) in rated:
                 continue
-            if path.is_file():
+            if path.is_file() or path.is_symlink():
                 rel = f"{AUDIO_DIR}/{genre}/{path.name}"
                 rejected.append(RejectedItem(f"{genre}/{path.stem}", rel, "no annotation"))
+    rejected += _outside_genres(audio_dir)
     manifest = manifest_frame(rows)
     return LoadResult(manifest, rejected, strata=pd.Series(strata, index=manifest.index))
+
+
+def _outside_genres(audio_dir: Path) -> list[RejectedItem]:
+    """Audio the release layout cannot place: in a folder that is not a genre, or loose."""
+    found = []
+    for path in sorted(audio_dir.rglob("*")):
+        rel = path.relative_to(audio_dir)
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS or rel.parts[0] in GENRE_OFFSETS:
+            continue
+        where = f"{AUDIO_DIR}/{rel.as_posix()}"
+        if len(rel.parts) == 1:
+            reason = f"no genre folder: {where} is not in one of {list(GENRE_OFFSETS)}"
+        else:
+            reason = (
+                f"unknown genre folder: {rel.parts[0]!r} is not an Emotify genre "
+                f"{list(GENRE_OFFSETS)}"
+            )
+        found.append(RejectedItem(rel.with_suffix("").as_posix(), where, reason))
+    return found
 
 
 def _read_ratings(path: Path) -> pd.DataFrame:

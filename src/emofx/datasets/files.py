@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -50,22 +51,77 @@ def read_table(path: Path, required: Iterable[str], **read_csv_kwargs) -> pd.Dat
     return table
 
 
-def audio_files_by_stem(folder: Path) -> dict[str, Path]:
-    """Audio files directly in ``folder`` keyed by file stem (``2.mp3`` → ``"2"``).
+def printable(text: str | Path) -> str:
+    """``text`` safe to write anywhere: bytes of a non-UTF-8 file name become ``\\xff`` escapes."""
+    if isinstance(text, Path):
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    raw = str(text).encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
 
-    Raises when two files share a stem (``2.mp3`` and ``2.wav``): which one is meant is ambiguous.
+
+def _not_utf8(name: str) -> bool:
+    return printable(name) != name
+
+
+def allowed_roots(root: Path) -> tuple[Path, ...]:
+    """Where a dataset's files may really live: the root, and the cache of the DVC repository
+    around it (DVC's ``symlink`` cache type links every tracked file there)."""
+    repo = next((p for p in (root, *root.parents) if (p / ".dvc").is_dir()), None)
+    return (root,) if repo is None else (root, (repo / ".dvc" / "cache").resolve())
+
+
+def resolve_under(root: Path, rel: str) -> Path | str:
+    """The regular file ``rel`` names inside the (resolved) dataset ``root``, or why it may not
+    be read: a path or symlink leading out of the root, a dangling link, a non-UTF-8 name, a
+    missing or unreadable file. Nothing outside the root is ever opened."""
+    shown = printable(rel)
+    if Path(rel).is_absolute():
+        return f"path escapes the dataset root: {shown} is an absolute path"
+    lexical = Path(os.path.normpath(root / rel))
+    if not lexical.is_relative_to(root):
+        return f"path escapes the dataset root: {shown}"
+    if _not_utf8(rel):
+        return f"file name is not valid UTF-8: {shown}"
+    try:
+        target = lexical.resolve(strict=True)
+    except FileNotFoundError:
+        if lexical.is_symlink():
+            return f"dangling symlink: {shown} → {printable(os.readlink(lexical))}"
+        return "missing audio"
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a folder without search permission
+        return f"unresolvable path: {shown} ({getattr(exc, 'strerror', None) or exc})"
+    if not any(target.is_relative_to(allowed) for allowed in allowed_roots(root)):
+        return f"symlink leads outside the dataset root: {shown} → {printable(target)}"
+    if not target.is_file():
+        return f"not a regular file: {shown}"
+    if not os.access(target, os.R_OK):
+        return f"permission denied: {shown} cannot be read"
+    return target
+
+
+def audio_files_by_stem(folder: Path) -> tuple[dict[str, Path], dict[str, tuple[str, str]]]:
+    """Audio files directly in ``folder`` keyed by file stem (``2.mp3`` → ``"2"``), and the
+    problem ones: ``{stem: (file names, reason)}``.
+
+    Two files sharing a stem (``2.mp3`` and ``2.wav``) are ambiguous and both are problems, as is
+    a name that is not UTF-8. Symlinks are listed whatever they point at
+    (:func:`resolve_under` judges them).
     """
-    found: dict[str, Path] = {}
+    by_stem: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in SUPPORTED_EXTENSIONS or not path.is_file():
-            continue
-        if path.stem in found:
-            raise DatasetLayoutError(
-                f"{folder}: two audio files for id {path.stem!r}: {found[path.stem].name}, "
-                f"{path.name}"
-            )
-        found[path.stem] = path
-    return found
+        if path.suffix.lower() in SUPPORTED_EXTENSIONS and (path.is_file() or path.is_symlink()):
+            by_stem.setdefault(path.stem, []).append(path)
+    found: dict[str, Path] = {}
+    problems: dict[str, tuple[str, str]] = {}
+    for stem, paths in by_stem.items():
+        names = ", ".join(printable(p.name) for p in paths)
+        if _not_utf8(stem):
+            problems[printable(stem)] = (names, f"file name is not valid UTF-8: {names}")
+        elif len(paths) > 1:
+            problems[stem] = (names, f"ambiguous audio: two files for id {stem!r} ({names})")
+        else:
+            found[stem] = paths[0]
+    return found, problems
 
 
 def numeric_column(table: pd.DataFrame, column: str, path: Path) -> pd.Series:

@@ -50,8 +50,9 @@ def load(
 ) -> LoadResult:
     """Read ``root/annotations``; targets absent from the CSV are null (at least one is needed).
 
-    The track id is ``id_column`` or the file name without extension; the group is
-    ``group_column`` or the track itself.
+    The track id is ``id_column`` or the file name without extension (not its folders); rows
+    sharing an id are all rejected, as is every row with an unusable cell or path (the reason
+    names the line).
     """
     root = Path(root)
     path = root / annotations
@@ -65,31 +66,45 @@ def load(
             f"{[valence_column, arousal_column, labels_column]}, found {list(table.columns)}"
         )
 
-    rows, rejected, seen = [], [], {}
-    for index, record in table.iterrows():
+    ids = [
+        record[id_column] if id_column else Path(record[filename_column]).stem
+        for _, record in table.iterrows()
+    ]
+    lines_of: dict[str, list[int]] = {}
+    for index, track_id in enumerate(ids):
+        lines_of.setdefault(track_id, []).append(index + 2)
+    rows, rejected = [], []
+    for (index, record), track_id in zip(table.iterrows(), ids, strict=True):
         line = int(index) + 2
         file_name = record[filename_column]
-        if not file_name:
-            raise DatasetLayoutError(f"{path}: line {line} has an empty {filename_column!r}")
-        track_id = record[id_column] if id_column else str(Path(file_name).with_suffix(""))
-        if track_id in seen:
-            raise DatasetLayoutError(
-                f"{path}: track id {track_id!r} on lines {seen[track_id]} and {line}"
-            )
-        seen[track_id] = line
         rel = str(Path(audio_dir) / file_name) if audio_dir not in ("", ".") else file_name
-        row = {
-            "track_id": track_id,
-            "dataset": "csv",
-            "group_id": record[group_column] if group_column else track_id,
-        }
-        for name, column in (("valence", valence_column), ("arousal", arousal_column)):
-            if column in table.columns:
-                row[name] = _rating(record[column], (low, high), path, line, column)
-        if labels_column in table.columns:
-            row["labels"] = _labels(record[labels_column], path, line, labels_column)
-        if split_column:
-            row["split"] = _split(record[split_column], path, line, split_column)
+        try:
+            if not file_name:
+                raise _RowProblem(f"empty {filename_column!r}")
+            if len(lines_of[track_id]) > 1:
+                others = ", ".join(str(n) for n in lines_of[track_id] if n != line)
+                raise _RowProblem(
+                    f"duplicate track id: {track_id!r} is also on line(s) {others} "
+                    "(set the csv option id_column to tell them apart)"
+                )
+            row = {
+                "track_id": track_id,
+                "dataset": "csv",
+                "group_id": record[group_column] if group_column else track_id,
+            }
+            for name, column in (("valence", valence_column), ("arousal", arousal_column)):
+                if column in table.columns:
+                    row[name] = _rating(record[column], (low, high), column)
+            if labels_column in table.columns:
+                row["labels"] = _labels(record[labels_column], labels_column)
+            if all(row.get(name) is None for name in ("valence", "arousal", "labels")):
+                raise _RowProblem(f"missing label: no value in {targets}")
+            if split_column:
+                row["split"] = _split(record[split_column], split_column)
+        except _RowProblem as problem:
+            item = track_id or f"line {line}"
+            rejected.append(RejectedItem(item, rel, f"{problem} ({path.name} line {line})"))
+            continue
         probed = probe_audio(root, rel, track_id)
         if isinstance(probed, RejectedItem):
             rejected.append(probed)
@@ -109,10 +124,12 @@ def _scale(scale: Sequence[float]) -> tuple[float, float]:
     return float(scale[0]), float(scale[1])
 
 
-def _rating(
-    cell: str, scale: tuple[float, float], path: Path, line: int, column: str
-) -> float | None:
-    """A number or the mean of a list of ratings; empty → None; off-scale is an error."""
+class _RowProblem(ValueError):
+    """Why one CSV row cannot become a manifest row (the row is rejected, the rest goes on)."""
+
+
+def _rating(cell: str, scale: tuple[float, float], column: str) -> float | None:
+    """A number or the mean of a list of ratings; empty → None; off-scale or NaN is a problem."""
     text = cell.strip()
     if not text:
         return None
@@ -122,21 +139,23 @@ def _rating(
         else:
             values = [float(v) for v in text.split(";") if v.strip()]
     except (ValueError, TypeError) as exc:
-        raise DatasetLayoutError(
-            f"{path}: line {line} column {column!r}: {cell!r} is not a rating or list of ratings"
+        raise _RowProblem(
+            f"bad label: {column}={cell!r} is not a rating or list of ratings"
         ) from exc
     if not values:
         return None
-    bad = [v for v in values if not (scale[0] <= v <= scale[1]) or math.isnan(v)]
-    if bad:
-        raise DatasetLayoutError(
-            f"{path}: line {line} column {column!r}: rating {bad[0]:g} is outside the scale "
-            f"{list(scale)} (set the csv option 'scale')"
-        )
+    for v in values:
+        if not math.isfinite(v):
+            raise _RowProblem(f"bad label: {column}={v} is not a finite number")
+        if not scale[0] <= v <= scale[1]:
+            raise _RowProblem(
+                f"bad label: {column}={v:g} outside the scale {scale[0]:g}–{scale[1]:g} "
+                "(set the csv option 'scale')"
+            )
     return sum(values) / len(values)
 
 
-def _labels(cell: str, path: Path, line: int, column: str) -> str | None:
+def _labels(cell: str, column: str) -> str | None:
     names = [part.strip() for part in cell.split(";") if part.strip()]
     if not names:
         return None
@@ -146,17 +165,16 @@ def _labels(cell: str, path: Path, line: int, column: str) -> str | None:
         try:
             weights[name.strip()] = float(weight) if weight else 1.0
         except ValueError as exc:
-            raise DatasetLayoutError(
-                f"{path}: line {line} column {column!r}: weight {weight!r} of label "
-                f"{name.strip()!r} is not a number"
+            raise _RowProblem(
+                f"bad label: weight {weight!r} of {column} {name.strip()!r} is not a number"
             ) from exc
+        if not math.isfinite(weights[name.strip()]):
+            raise _RowProblem(f"bad label: weight {weight!r} of {column} {name.strip()!r}")
     return labels_json(weights)
 
 
-def _split(cell: str, path: Path, line: int, column: str) -> str:
+def _split(cell: str, column: str) -> str:
     split = _SPLIT_ALIASES.get(cell.strip().lower())
     if split is None:
-        raise DatasetLayoutError(
-            f"{path}: line {line} column {column!r}: split {cell!r} is not one of {list(SPLITS)}"
-        )
+        raise _RowProblem(f"bad split: {column}={cell!r} is not one of {list(SPLITS)}")
     return split

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from emofx.audio import AudioDecodeError, audio_info
+from emofx.datasets.files import printable, resolve_under
 
 MANIFEST_DTYPES: dict[str, str] = {
     "track_id": "string",
@@ -51,18 +52,29 @@ class RejectedItem:
     path: str
     reason: str
 
+    def __post_init__(self) -> None:  # non-UTF-8 file names must not break rejected.csv
+        for name in ("item_id", "path", "reason"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+
 
 @dataclass
 class LoadResult:
     """What a loader returns: the manifest, the rejected items, and the stratum of each row.
 
     ``strata`` (aligned with ``manifest`` rows) is what splits are stratified by; ``None`` means
-    the quadrant.
+    the quadrant. ``warnings`` name kept items with a partial problem (e.g. an unusable dynamic
+    curve). ``sources`` maps a track id to the file to decode when that is not
+    ``root / audio_path`` (EMOPIA's MIDI rendered into the project's cache); ``rendered`` names
+    the tracks whose audio the project rendered itself (not checked for a stream cut short: a
+    render may end in exact zeros).
     """
 
     manifest: pd.DataFrame
     rejected: list[RejectedItem] = field(default_factory=list)
     strata: pd.Series | None = None
+    warnings: list[RejectedItem] = field(default_factory=list)
+    sources: dict[str, Path] = field(default_factory=dict)
+    rendered: set[str] = field(default_factory=set)
 
     def rejected_frame(self) -> pd.DataFrame:
         return rejected_frame(self.rejected)
@@ -122,11 +134,17 @@ def labels_json(proportions: Mapping[str, float]) -> str:
     return json.dumps({str(k): float(v) for k, v in proportions.items()})
 
 
-def probe_audio(root: Path, rel_path: str, item_id: str) -> dict[str, object] | RejectedItem:
-    """Header facts for a manifest row, or a rejection naming why the file is unusable."""
-    path = root / rel_path
-    if not path.is_file():
-        return RejectedItem(item_id, rel_path, "missing audio")
+def probe_audio(
+    root: Path, rel_path: str, item_id: str, source: Path | None = None
+) -> dict[str, object] | RejectedItem:
+    """Header facts for a manifest row, or a rejection naming why the file is unusable.
+
+    ``rel_path`` must stay inside ``root`` (see :func:`resolve_under`); ``source``, when given, is
+    the file actually read (audio the project rendered from ``rel_path``).
+    """
+    path = resolve_under(root, rel_path) if source is None else source
+    if isinstance(path, str):
+        return RejectedItem(item_id, rel_path, path)
     try:
         info = audio_info(path)
     except AudioDecodeError as exc:

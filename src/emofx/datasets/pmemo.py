@@ -16,6 +16,7 @@ from typing import Literal
 
 import pandas as pd
 
+from emofx.audio import SUPPORTED_EXTENSIONS
 from emofx.datasets.files import (
     DatasetLayoutError,
     cached_by_file,
@@ -45,13 +46,16 @@ def load(root: str | Path, group_by: Literal["artist", "song"] = "artist") -> Lo
     if group_by not in ("artist", "song"):
         raise ValueError(f"PMEmo group_by must be 'artist' or 'song', got {group_by!r}")
     metadata = _read_metadata(root / METADATA_FILE)
-    static = _read_static(root / STATIC_FILE)
+    static, rejected = _read_static(root / STATIC_FILE)
     dynamic_ids = _dynamic_ids(root / DYNAMIC_FILE)
 
-    rows, rejected = [], []
+    rows, listed = [], set()
     for music_id in sorted(set(metadata) | set(static.index)):
         meta = metadata.get(music_id, {})
         rel = f"{AUDIO_DIR}/{meta.get('fileName') or f'{music_id}.mp3'}"
+        listed.add(rel)
+        if any(item.item_id == str(music_id) for item in rejected):
+            continue
         if music_id not in static.index:
             rejected.append(RejectedItem(str(music_id), rel, "no annotation"))
             continue
@@ -73,6 +77,12 @@ def load(root: str | Path, group_by: Literal["artist", "song"] = "artist") -> Lo
                 **probed,
             }
         )
+    audio_dir = root / AUDIO_DIR
+    for path in sorted(audio_dir.iterdir()) if audio_dir.is_dir() else []:
+        rel = f"{AUDIO_DIR}/{path.name}"
+        if path.suffix.lower() in SUPPORTED_EXTENSIONS and rel not in listed:
+            reason = f"no annotation: {rel} is listed neither in {METADATA_FILE} nor by musicId"
+            rejected.append(RejectedItem(path.stem, rel, reason))
     manifest = manifest_frame(rows)
     manifest["valence_norm"] = normalise(manifest["valence"], *SCALE)
     manifest["arousal_norm"] = normalise(manifest["arousal"], *SCALE)
@@ -105,20 +115,29 @@ def _read_metadata(path: Path) -> dict[int, dict[str, str | None]]:
     }
 
 
-def _read_static(path: Path) -> pd.DataFrame:
+def _read_static(path: Path) -> tuple[pd.DataFrame, list[RejectedItem]]:
+    """Static targets by musicId, and the rows whose targets are missing or off PMEmo's scale."""
     require_file(path, "PMEmo static annotation")
     table = read_table(path, ["musicId", *_TARGETS.values()])
     out = pd.DataFrame(
         {name: numeric_column(table, column, path) for name, column in _TARGETS.items()}
     ).set_axis(_ids(table, path))
-    outside = ~out.stack().between(*SCALE)
-    if outside.any():
-        music_id, name = outside.idxmax()
-        raise DatasetLayoutError(
-            f"{path}: musicId {music_id} {name} {out.at[music_id, name]} is outside PMEmo's "
-            f"scale {list(SCALE)}"
-        )
-    return out
+    rejected = []
+    for line, (music_id, values) in enumerate(out.iterrows(), start=2):
+        for name, value in values.items():
+            problem = None
+            if pd.isna(value):
+                problem = f"missing label: {name} is empty"
+            elif not SCALE[0] <= value <= SCALE[1]:
+                problem = (
+                    f"bad label: {name}={value:g} outside the PMEmo scale {SCALE[0]:g}–{SCALE[1]:g}"
+                )
+            if problem is not None:
+                where = f"({path.name} line {line})"
+                rejected.append(RejectedItem(str(music_id), str(STATIC_FILE), f"{problem} {where}"))
+                break
+    bad = {int(item.item_id) for item in rejected}
+    return out[~out.index.isin(bad)], rejected
 
 
 @cached_by_file
