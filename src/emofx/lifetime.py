@@ -1,4 +1,4 @@
-"""A stage that ``dvc repro`` started ends when dvc ends (no ``emofx embed`` left behind)."""
+"""A process ends with the one that started it: a stage with `dvc repro`, a worker with it."""
 
 from __future__ import annotations
 
@@ -13,15 +13,21 @@ PR_SET_PDEATHSIG = 1
 
 
 def die_with_dvc() -> bool:
-    """Under DVC, ask the kernel to kill this process when its parent (dvc, or the shell dvc
-    started) dies; True when armed. Linux only; a run started by the user (``nohup emofx …``)
-    is never touched. SIGKILL, not SIGTERM: Lightning catches SIGTERM and would go on."""
-    if DVC_STAGE_ENV not in os.environ or not sys.platform.startswith("linux"):
+    """Under DVC, end when the process that started this one (dvc, or the shell dvc started)
+    ends; True when armed. A run the user started (``nohup emofx …``) is never touched."""
+    if DVC_STAGE_ENV not in os.environ:
         return False
-    parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+    return die_with_parent(os.getppid())
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """Ask the kernel to SIGKILL this process when ``parent_pid``, its parent, dies, even on
+    ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); True when armed. SIGKILL, not SIGTERM: Lightning
+    catches SIGTERM and would go on. A parent already gone ends this process at once."""
+    if not sys.platform.startswith("linux"):
         return False
-    if os.getppid() != parent:  # the parent died before the request was in place
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent_pid:  # the parent died before the request was in place
         os.kill(os.getpid(), signal.SIGKILL)
     return True
