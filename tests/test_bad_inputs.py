@@ -401,6 +401,7 @@ def runs(tmp_path_factory, store_template) -> dict[str, dict]:
         }
     after = {p: s for p, s in snapshot(base).items() if not p.startswith(projects)}
     results["outside-writes"] = sorted(set(after.items()) ^ set(before.items()))
+    results["deam-root"] = base / "datasets" / "deam"
     print_table(results)
     return results
 
@@ -415,7 +416,7 @@ def print_table(results: dict) -> None:
     """kind → behaviour with counts (pytest -s shows it; the closing note quotes it)."""
     counts: dict[tuple[str, str], int] = {}
     for name, result in results.items():
-        if name == "outside-writes":
+        if name in ("outside-writes", "deam-root"):
             continue
         for where in ("rejected", "warnings"):
             for reason in result[where]["reason"]:
@@ -472,6 +473,17 @@ def test_a_killed_prepare_leaves_no_decode_worker_behind(tmp_path, store_templat
     proc.communicate()
     _, alive = psutil.wait_procs(workers, timeout=5)
     assert alive == [], f"decode workers outlived prepare: {alive}"
+
+
+def test_the_dynamic_task_rejects_the_songs_whose_curves_are_bad(runs):
+    from emofx.datasets import load_dataset
+
+    result = load_dataset("deam-dynamic", runs["deam-root"])
+    reasons = {r.item_id: r.reason for r in result.rejected}
+    assert reasons["8"].startswith("bad dynamic valence value 'oops' at sample_15000ms")
+    assert reasons["10"].startswith("bad dynamic arousal value '7.5' at sample_16000ms")
+    assert reasons["12"] == "missing dynamic curve: song 12 has valence but no arousal row"
+    assert {"2", "3", "4"} <= set(result.manifest["track_id"])  # static labels do not matter here
 
 
 def test_a_symlinked_audio_folder_outside_the_root_is_rejected_file_by_file(tmp_path):
