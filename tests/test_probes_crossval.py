@@ -12,9 +12,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from emofx.evaluation.config import EvaluationParams
-from emofx.evaluation.folds import cv_folds, fold_columns
+from emofx.evaluation.folds import Fold, cv_folds, fold_columns
 from emofx.probes.config import ProbeParams
+from emofx.probes.crossval import fold_task
 from emofx.probes.run import run_probes
+from emofx.probes.tasks import TaskData
 from emofx.tracking import stage_run
 from tests.probe_data import write_store
 
@@ -96,3 +98,15 @@ def test_mlp_seeds_report_the_spread_of_the_score(tmp_path, mlflow_uri):
     low, high = metrics["seeds/test/r2_mean_min"], metrics["seeds/test/r2_mean_max"]
     assert low < high and metrics["seeds/test/r2_mean_std"] > 0
     assert low <= metrics["test/r2_mean"] <= high  # the first seed's fit is the one kept
+
+
+def test_a_fold_without_train_tracks_of_a_quadrant_is_named():
+    ids = np.array([f"t{i}" for i in range(8)])
+    data = TaskData("quadrant", ["q1", "q2", "q3", "q4"], np.arange(8),
+                    np.array([0, 0, 1, 1, 2, 2, 3, 3]), np.full(8, "train"))  # fmt: skip
+    roles = np.array(["train", "train", "train", "val", "test", "test", "train", "train"])
+    fold = Fold(0, 1, pd.Series(roles, index=ids))
+    with pytest.raises(
+        ValueError, match=r"repeat-0/fold-1 has no train tracks in quadrant\(s\) \[3\]"
+    ):
+        fold_task(data, fold, ids)

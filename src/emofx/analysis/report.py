@@ -316,7 +316,7 @@ def protocol_line(protocol: str, evaluation, folds: pd.DataFrame, selected: pd.D
         if part.empty:
             continue
         per_fold = part.groupby("fold")["value"].mean()
-        name = metric[row.task].rstrip("_").replace("_", " ")
+        name = {"regression": "R²", "quadrant": "F1 macro", "labels": "F1 micro"}[row.task]
         spread.append(
             f"{row.task} {row.encoder} / {row.probe} clean {name} per fold "
             f"{per_fold.mean():.2f} ± {per_fold.std(ddof=1):.2f} "

@@ -34,7 +34,7 @@ from emofx.probes.run import (
     register_fitted,
     run_tags,
 )
-from emofx.probes.tasks import TaskData, prediction_columns
+from emofx.probes.tasks import N_QUADRANTS, TaskData, prediction_columns
 from emofx.tracking import nested_run
 
 
@@ -48,7 +48,15 @@ class FoldFit:
 
 def fold_task(data: TaskData, fold: Fold, track_ids: np.ndarray) -> TaskData:
     """``data`` with each row's role in ``fold`` as its split (``test`` = held out)."""
-    return replace(data, split=fold.roles(track_ids[data.rows]))
+    view = replace(data, split=fold.roles(track_ids[data.rows]))
+    if data.task == "quadrant":
+        absent = sorted(set(range(N_QUADRANTS)) - set(view.y[view.mask("train")]))
+        if absent:
+            raise ValueError(
+                f"probe task 'quadrant': {fold.name} has no train tracks in quadrant(s) "
+                f"{[q + 1 for q in absent]}; lower evaluation.folds"
+            )
+    return view
 
 
 def run_cv_encoder(
