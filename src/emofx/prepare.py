@@ -10,12 +10,10 @@ normalised (empty when the dataset has none), so later stages never read the raw
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import multiprocessing
 import os
 import re
-import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -35,6 +33,7 @@ from emofx.datasets.config import DatasetParams
 from emofx.datasets.files import resolve_under
 from emofx.datasets.manifest import RejectedItem, assign_splits, coerce_manifest, rejected_frame
 from emofx.errors import EmofxError
+from emofx.lifetime import die_with_parent
 from emofx.progress import ProgressLog, is_terminal
 
 MANIFEST_FILE = "manifest.parquet"
@@ -42,7 +41,6 @@ REJECTED_FILE = "rejected.csv"
 WARNINGS_FILE = "warnings.csv"
 #: a silent end this long (exact zeros) marks a stream cut short
 TRUNCATION_WARN_S = 0.5
-_PR_SET_PDEATHSIG = 1
 DYNAMIC_FILE = "dynamic.parquet"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -264,15 +262,6 @@ def _truncation_warning(source: Path) -> str | None:
     )
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Pool initializer: a decode worker dies with the prepare process, even on ``kill -9``
-    (Linux ``PR_SET_PDEATHSIG``; the check after it closes the race of a parent already gone)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
 def _decode_all(
     manifest: pd.DataFrame,
     sources: dict[int, Path | str],
@@ -292,7 +281,7 @@ def _decode_all(
         executor = ProcessPoolExecutor(
             max_workers=params.workers,
             mp_context=ctx,
-            initializer=_die_with_parent,
+            initializer=die_with_parent,  # even on kill -9 of prepare
             initargs=(os.getpid(),),
         )
     else:  # one worker: skip the process start-up cost
