@@ -11,7 +11,7 @@ from emofx.analysis.config import AnalysisParams
 from emofx.analysis.loading import PredictionSet, mean_over_repeats
 from emofx.analysis.performance import fold_table
 from emofx.evaluation.config import EvaluationParams
-from emofx.evaluation.folds import FINAL, cv_folds, fold_columns, held_out
+from emofx.evaluation.folds import FINAL, FoldError, cv_folds, fold_columns, held_out
 
 
 def manifest(n: int = 90, seed: int = 0) -> pd.DataFrame:
@@ -123,3 +123,8 @@ def test_without_quadrants_folds_are_stratified_by_the_strongest_label():
     for fold in held_out(cv_folds(frame, EvaluationParams(protocol="cv"), seed=0)):
         held = top[fold.roles(frame["track_id"].to_numpy()) == "test"]
         assert len(held) == 24 and (held == "joy").sum() in (2, 3)
+
+
+def test_too_few_groups_for_the_folds_is_one_clear_error():
+    with pytest.raises(FoldError, match="5 folds need at least 5 groups .songs., got 4"):
+        cv_folds(manifest(12), EvaluationParams(protocol="cv"), seed=0)

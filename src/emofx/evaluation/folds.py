@@ -19,9 +19,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from emofx.errors import EmofxError
 from emofx.evaluation.config import EvaluationParams
 
 FINAL = -1  # fold number of the refit on every track
+
+
+class FoldError(EmofxError, ValueError):
+    """Folds that cannot be drawn from this manifest (too few groups, duplicate tracks)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,10 @@ def _kfold(y: np.ndarray, g: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     """Held-out row indices of ``k`` seeded stratified group-disjoint folds."""
     n_groups = len(np.unique(g))
     if n_groups < k:
-        raise ValueError(f"evaluation.folds: {k} folds need at least {k} groups, got {n_groups}")
+        raise FoldError(
+            f"evaluation.folds: {k} folds need at least {k} groups (songs), got {n_groups}; "
+            "lower evaluation.folds or use evaluation.protocol: split"
+        )
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # rare strata are expected; they just spread unevenly
         warnings.filterwarnings("ignore", "The least populated class", UserWarning)
@@ -81,7 +89,7 @@ def cv_folds(manifest: pd.DataFrame, params: EvaluationParams, seed: int) -> lis
     manifest's track ids, groups and strata, ``params`` and ``seed``."""
     ids = manifest["track_id"].astype(str).to_numpy()
     if len(set(ids)) != len(ids):
-        raise ValueError("evaluation: duplicate track_id in the manifest")
+        raise FoldError("evaluation: duplicate track_id in the manifest")
     y, g = strata(manifest), groups(manifest)
     inner_k = max(params.folds - 1, 2)
     out = []
@@ -116,5 +124,5 @@ def fold_columns(folds: list[Fold], track_ids: np.ndarray, repeat: int) -> np.nd
             out[f.roles(track_ids) == "test"] = f.fold
     if (out < 0).any():
         missing = np.asarray(track_ids)[out < 0][:3].tolist()
-        raise ValueError(f"evaluation: tracks {missing} are in no fold (not in the manifest)")
+        raise FoldError(f"evaluation: tracks {missing} are in no fold (not in the manifest)")
     return out

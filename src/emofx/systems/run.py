@@ -13,7 +13,7 @@ import pandas as pd
 
 from emofx.evaluation.config import EvaluationParams
 from emofx.evaluation.folds import cv_folds
-from emofx.systems.config import SystemsParams
+from emofx.systems.config import SYSTEM_PHASES, SystemsParams
 from emofx.systems.emotion_mlp import run_phase3
 from emofx.systems.phase1 import run_phase1
 from emofx.systems.phase2 import run_phase2
@@ -47,7 +47,9 @@ def run_systems(
     """
     targets = list(params.targets)
     protocol = (evaluation or EvaluationParams(protocol="split")).resolve(len(manifest))
-    folds = cv_folds(manifest, evaluation, seed) if evaluation and protocol == "cv" else None
+    enabled = any(getattr(params, phase).enabled for phase in SYSTEM_PHASES)
+    cv = evaluation is not None and protocol == "cv" and enabled
+    folds = cv_folds(manifest, evaluation, seed) if cv else None
     predictions_root.mkdir(parents=True, exist_ok=True)  # the stage's output, even when empty
     results: dict[str, dict[str, float]] = {}
     if params.phase1.enabled:
