@@ -1,0 +1,122 @@
+"""Multi-node extraction: two "nodes" (processes with NODE_RANK 0/1, gloo on 127.0.0.1) share
+one embedding store the way two cluster nodes share a file system.
+
+A first 2-node run is killed (node 1 by SIGKILL after it wrote a shard, node 0 then, as the
+scheduler would end the job); the rerun writes only the shards that are missing, and the
+assembled store is bit-identical to a single process's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from emofx.embed.runner import EncoderConfig, embed_dataset
+from emofx.embed.store import EmbeddingStore
+from emofx.fx.conditions import resolve_condition
+from tests.embed_fixtures import CONDITION_IDS, make_prepared, write_encoder_config
+from tests.mlflow_server import free_port
+from tests.pipeline_repo import REPO
+
+pytestmark = pytest.mark.slow
+
+#: one node's process: the embed job, printing each shard it writes; SLOW s after each shard
+NODE = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import pandas as pd
+    from emofx.embed import runner
+    from emofx.fx.conditions import resolve_condition
+    from tests.embed_fixtures import CONDITION_IDS
+
+    config, prepared, manifest, out, slow = sys.argv[1:6]
+    write = runner.EmbeddingStore.write_shard
+
+    def logged_write(self, shard, arrays):
+        write(self, shard, arrays)
+        print(f"wrote shard {shard}", flush=True)
+        time.sleep(float(slow))
+
+    runner.EmbeddingStore.write_shard = logged_write
+    runner.embed_dataset(
+        runner.EncoderConfig.from_yaml(config),
+        pd.read_parquet(manifest),
+        Path(prepared),
+        [resolve_condition(c) for c in CONDITION_IDS],
+        Path(out),
+        seed=7,
+        data_hash="fixture",
+        progress=False,
+    )
+    """
+)
+
+
+def start_nodes(tmp_path, out, slow: float) -> list[subprocess.Popen]:
+    port = str(free_port())
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
+        env |= {"NODE_RANK": str(rank), "WORLD_SIZE": "2", "PL_TORCH_DISTRIBUTED_BACKEND": "gloo"}
+        args = ["enc.yaml", "prepared", "manifest.parquet", str(out), str(slow)]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", NODE, *[str(tmp_path / a) for a in args[:3]], *args[3:]],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    return procs
+
+
+def written(out: str) -> set[int]:
+    return {int(line.split()[-1]) for line in out.splitlines() if line.startswith("wrote shard")}
+
+
+def test_two_nodes_resume_after_one_dies_and_match_one_process(tmp_path):
+    manifest = make_prepared(tmp_path / "prepared")
+    manifest.to_parquet(tmp_path / "manifest.parquet")
+    write_encoder_config(tmp_path / "enc.yaml", shard_tracks=1, batch_size=2)  # 6 shards
+    conditions = [resolve_condition(c) for c in CONDITION_IDS]
+    config = EncoderConfig.from_yaml(tmp_path / "enc.yaml")
+    embed_dataset(
+        config, manifest, tmp_path / "prepared", conditions, tmp_path / "one", seed=7,
+        data_hash="fixture", progress=False,
+    )  # fmt: skip
+    trainer = {"devices": 1, "num_nodes": 2, "strategy": "ddp"}
+    write_encoder_config(tmp_path / "enc.yaml", trainer, shard_tracks=1, batch_size=2)
+
+    store = EmbeddingStore(tmp_path / "two")
+    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=1.5)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not store.done_shards() & {1, 3, 5}:  # node 1's
+        assert node1.poll() is None, node1.stdout.read()
+        time.sleep(0.05)
+    node1.kill()
+    node0.kill()  # blocked on its dead peer sooner or later: the job is over
+    for node in (node0, node1):
+        node.wait()
+    before = store.done_shards()
+    assert before and len(before) < 6 and not (tmp_path / "two" / "meta.json").exists()
+
+    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=0)
+    outs = [node.communicate(timeout=300)[0] for node in (node0, node1)]
+    assert [node0.returncode, node1.returncode] == [0, 0], outs
+    rerun = written(outs[0]) | written(outs[1])
+    assert rerun == set(range(6)) - before  # every finished shard reused, none written twice
+    assert written(outs[0]) <= {0, 2, 4} and written(outs[1]) <= {1, 3, 5}
+    for cid in CONDITION_IDS:
+        assert np.array_equal(np.load(tmp_path / "one" / f"{cid}.npy"), np.load(
+            tmp_path / "two" / f"{cid}.npy"
+        )), cid  # fmt: skip
+    assert not store.partial_dir.exists()
