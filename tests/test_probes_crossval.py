@@ -25,9 +25,11 @@ PARAMS = {"probes": ["ridge"], "tasks": ["regression"]}
 
 
 def run_cv(tmp_path, name, manifest, store_root, register=False):
+    # Optuna is nested: 2 trials per fold on the fold's train / inner val
+    tune = {"probes": ["ridge"], "n_trials": 2, "storage": str(tmp_path / f"{name}.optuna")}
     with stage_run("probe", "tiny", {}, artifact_root=str(tmp_path / "art")):
         results = run_probes(
-            ProbeParams.model_validate({**PARAMS, "register_models": register}),
+            ProbeParams.model_validate({**PARAMS, "register_models": register, "tune": tune}),
             manifest,
             store_root,
             ["tiny"],
@@ -47,7 +49,8 @@ def run_cv(tmp_path, name, manifest, store_root, register=False):
 def test_out_of_fold_predictions_and_poisoned_held_out_fold(tmp_path, mlflow_uri):
     """Every track predicted once, by the one fold that held it out; the final refit registered
     with the out-of-fold score. Poisoning the labels and the clean embeddings of held-out fold 2
-    leaves its model, hence its tracks' predictions, bit-identical while the other folds move."""
+    leaves its model (layer sweep, Optuna study and fit), hence its tracks' predictions,
+    bit-identical while the other folds move."""
     _, manifest = write_store(tmp_path / "emb")
     results, base = run_cv(tmp_path, "base", manifest, tmp_path / "emb", register=True)
     ids = manifest["track_id"].to_numpy()
