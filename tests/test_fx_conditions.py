@@ -143,7 +143,7 @@ def test_conditions_file_round_trip(tmp_path):
         "steps": [],
         "loudness_match": False,
         "tail_s": 0.0,
-        "input_level": "peak:-1dBFS",
+        "input_level": "none",
         "content_hash": conditions[0].content_hash,
     }
     assert [c.slug for c in conditions][-1] == "chain-u2+lufs"

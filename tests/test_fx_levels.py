@@ -79,7 +79,7 @@ def test_input_level_is_validated_and_part_of_the_content_hash():
         parse_fx_params({"input_level": "peak:3dBFS"})
     hashes = {condition("clean", s).content_hash for s in ("none", "peak:-1dBFS", "lufs:-14")}
     assert len(hashes) == 3
-    assert parse_fx_params({}).input_level == "peak:-1dBFS"
+    assert parse_fx_params({}).input_level == "none"
 
 
 def test_silence_is_left_alone_and_too_short_audio_has_no_loudness_target():

@@ -126,7 +126,10 @@ class Condition(_Frozen):
     @cached_property
     def content_hash(self) -> str:
         """sha256 of the canonical JSON of what determines the rendered audio."""
-        content = self.model_dump(include={"steps", "loudness_match", "tail_s", "input_level"})
+        fields = {"steps", "loudness_match", "tail_s"}
+        if self.input_level != "none":  # hashes (and caches) from before the setting stay valid
+            fields.add("input_level")
+        content = self.model_dump(include=fields)
         blob = json.dumps({**content, "renderer": RENDERER}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -21,7 +21,9 @@ import numpy as np
 LEVEL_PATTERN = re.compile(
     r"^(?:none|peak:(?P<peak>-?\d+(?:\.\d+)?)dBFS|lufs:(?P<lufs>-\d+(?:\.\d+)?))$"
 )
-DEFAULT_INPUT_LEVEL = "peak:-1dBFS"
+DEFAULT_INPUT_LEVEL = "none"
+"""Per-clip normalisation also removes loudness as an emotion cue from ``clean``: opt in per
+dataset (docs/fx.md, "Gain staging before the effects")."""
 
 
 class InputLevel(NamedTuple):

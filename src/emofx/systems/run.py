@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 
 from emofx.evaluation.config import EvaluationParams
@@ -50,6 +51,8 @@ def run_systems(
     enabled = any(getattr(params, phase).enabled for phase in SYSTEM_PHASES)
     cv = evaluation is not None and protocol == "cv" and enabled
     folds = cv_folds(manifest, evaluation, seed) if cv else None
+    if mlflow.active_run() is not None:
+        mlflow.set_tag("emofx.evaluation.protocol", protocol)
     predictions_root.mkdir(parents=True, exist_ok=True)  # the stage's output, even when empty
     results: dict[str, dict[str, float]] = {}
     if params.phase1.enabled:
