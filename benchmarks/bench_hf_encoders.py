@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/bench_hf_encoders.py [--seconds 30] [--threads 2] [--json out.json]
 
+Each row gives audio-s/s, the model FLOPs per audio second (counted by
+``torch.utils.flop_counter``), the achieved FLOP/s as a fraction of the device's dense matmul peak
+(measured here with a large matmul in the row's dtype: bf16 on a GPU, float32 on CPU; the
+nominal bf16 peak of known GPUs is printed beside it) and the batch shape (windows × samples).
 Rows, each through the same loading code users hit:
 
 - tiny random checkpoints of all three (tests/tiny_models.py): loading + glue overhead;
@@ -20,10 +24,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.tiny_models
 os.environ["HF_HUB_OFFLINE"] = "1"  # real checkpoints only from the local cache; read at import
@@ -50,8 +57,44 @@ def synthetic_audio(seconds: float, sample_rate: int) -> torch.Tensor:
     return torch.from_numpy((tones + noise).astype(np.float32))
 
 
-def throughput(encoder: Encoder, seconds: float, autocast: bool = False) -> float:
-    """Audio seconds embedded per wall second (after a one-window warm-up)."""
+NOMINAL_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L4": 121.0, "A10": 125.0}
+
+
+@dataclass(frozen=True)
+class Row:
+    audio_s_per_s: float
+    gflops_per_audio_s: float
+    peak_fraction: float
+    batch_shape: tuple[int, int]
+
+    def line(self, label: str) -> str:
+        n, samples = self.batch_shape
+        return (
+            f"{label:45s} {self.audio_s_per_s:10.1f} audio-s/s {self.gflops_per_audio_s:9.2f} "
+            f"GFLOP/audio-s {100 * self.peak_fraction:7.2f} % of peak  batch {n}×{samples}"
+        )
+
+
+@cache
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype) -> float:
+    """Dense matmul FLOP/s of this device in ``dtype`` (the best of a few runs)."""
+    n = 8192 if device.type == "cuda" else 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(5):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(4):
+            a @ a
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, (time.perf_counter() - start) / 4)
+    return 2 * n**3 / best
+
+
+def throughput(encoder: Encoder, seconds: float, autocast: bool = False) -> Row:
+    """Audio seconds embedded per wall second (after a one-window warm-up), FLOPs and batch."""
     clip = synthetic_audio(seconds, encoder.sample_rate)
     warmup = clip[: int((encoder.window_s or 1.0) * encoder.sample_rate)]
     context = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else nullcontext()
@@ -63,10 +106,23 @@ def throughput(encoder: Encoder, seconds: float, autocast: bool = False) -> floa
         encoder.embed([clip])
         if encoder.device.type == "cuda":
             torch.cuda.synchronize()
-    return seconds / (time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        with FlopCounterMode(display=False) as counter:
+            encoder.embed([clip])
+    flops = counter.get_total_flops()
+    low = autocast or next(encoder.parameters()).dtype == torch.bfloat16
+    peak = matmul_peak_flops(encoder.device, torch.bfloat16 if low else torch.float32)
+    window = int((encoder.window_s or seconds) * encoder.sample_rate)
+    n_windows = len(encoder.pooled_spans(clip.shape[-1]))
+    return Row(
+        seconds / elapsed,
+        flops / seconds / 1e9,
+        flops / elapsed / peak,
+        (min(n_windows, encoder.window_batch_size), window),
+    )
 
 
-def tiny_rows(workdir: Path, seconds: float) -> dict[str, float]:
+def tiny_rows(workdir: Path, seconds: float) -> dict[str, Row]:
     write_mert(workdir / "mert")
     write_clap(workdir / "clap")
     write_qwen2_audio(workdir / "qwen2_audio")
@@ -79,7 +135,7 @@ def tiny_rows(workdir: Path, seconds: float) -> dict[str, float]:
     }
 
 
-def mert_95m_rows(workdir: Path, seconds: float, cpu: bool) -> dict[str, float]:
+def mert_95m_rows(workdir: Path, seconds: float, cpu: bool) -> dict[str, Row]:
     write_mert(workdir / "mert95m", MERT_V1_95M)
     rows = {}
     if cpu:
@@ -97,7 +153,7 @@ def mert_95m_rows(workdir: Path, seconds: float, cpu: bool) -> dict[str, float]:
     return rows
 
 
-def real_rows(seconds: float) -> dict[str, float]:
+def real_rows(seconds: float) -> dict[str, Row]:
     rows = {}
     for label, build in REAL_CHECKPOINTS.items():
         try:
@@ -125,10 +181,15 @@ def main() -> None:
     rows |= real_rows(args.seconds)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu only"
     print(f"threads={args.threads} device={device} audio={args.seconds:g} s per row")
-    for label, rate in rows.items():
-        print(f"{label:45s} {rate:10.1f} audio-s/s")
+    nominal = next((v for k, v in NOMINAL_BF16_TFLOPS.items() if k in device), None)
+    if torch.cuda.is_available():
+        measured = matmul_peak_flops(torch.device("cuda"), torch.bfloat16) / 1e12
+        print(f"bf16 matmul peak measured {measured:.0f} TFLOP/s (nominal dense: {nominal})")
+    for label, row in rows.items():
+        print(row.line(label))
     if args.json:
-        args.json.write_text(json.dumps({"device": device, "threads": args.threads, **rows}))
+        table = {label: asdict(row) for label, row in rows.items()}
+        args.json.write_text(json.dumps({"device": device, "threads": args.threads, **table}))
 
 
 if __name__ == "__main__":

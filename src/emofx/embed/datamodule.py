@@ -130,7 +130,14 @@ class PairDataModule(L.LightningDataModule):
         dataset = RenderedPairs(
             mine, self.load_track, self.conditions, self.sample_rate, self.render_threads
         )
-        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers)
+        on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+        return DataLoader(  # pinned batches: the copy to the GPU overlaps the next render
+            dataset,
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.num_workers,
+            pin_memory=on_gpu,
+        )
 
 
 def prepared_track_loader(

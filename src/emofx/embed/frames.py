@@ -15,10 +15,11 @@ import lightning as L
 import pandas as pd
 import torch
 
-from emofx.encoders.base import Encoder
+from emofx.encoders.base import Encoder, FrameGrid
 from emofx.fx.conditions import Condition
 
 FRAME_KEYS = ("embedding", "track", "condition", "time_s")
+FRAME_PREFIX = "frame_"  # FrameEmbedder output keys: frame_embedding, frame_track, …
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,30 @@ class FrameSpec:
 
 
 class FrameEmbedder(L.LightningModule):
-    """``predict_step`` of an encoder that keeps every frame (no pooling over time)."""
+    """``predict_step`` that keeps every frame (no pooling over time), with ``pooled`` also the
+    pooled rows of the same render and the same encoder pass (:meth:`Encoder.embed_clips`).
 
-    def __init__(self, encoder: Encoder, spec: FrameSpec) -> None:
+    Frame outputs carry the ``frame_`` prefix. ``frame_tracks``/``frame_conditions`` map the
+    batch's track and condition indices to the frame store's (the dynamically annotated tracks,
+    the frame conditions); a pair missing from either gets no frames. ``None``: every pair has
+    frames, indices unchanged.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        spec: FrameSpec,
+        *,
+        pooled: bool = False,
+        frame_tracks: dict[int, int] | None = None,
+        frame_conditions: dict[int, int] | None = None,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.spec = spec
+        self.pooled = pooled
+        self.frame_tracks = frame_tracks
+        self.frame_conditions = frame_conditions
 
     def describe(self) -> dict:
         """The encoder's store description, with per-frame widths and the frame grid."""
@@ -54,26 +73,44 @@ class FrameEmbedder(L.LightningModule):
             "frames": self.spec.describe(),
         }
 
+    def _frame_index(self, track: int, condition: int) -> tuple[int, int] | None:
+        t = track if self.frame_tracks is None else self.frame_tracks.get(track)
+        c = condition if self.frame_conditions is None else self.frame_conditions.get(condition)
+        return None if t is None or c is None else (t, c)
+
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
-        embeddings, tracks, conditions, times = [], [], [], []
-        for audio, n_dry, track, condition in zip(
-            batch["audio"], batch["n_dry"], batch["track"], batch["condition"], strict=True
-        ):
-            t, emb = self.encoder.embed_frames(
-                audio[: int(n_dry)], self.spec.window_s, self.spec.hop_s
-            )
+        pairs = [
+            self._frame_index(int(t), int(c))
+            for t, c in zip(batch["track"], batch["condition"], strict=True)
+        ]
+        lengths = [
+            None if p is None else int(n) for p, n in zip(pairs, batch["n_dry"], strict=True)
+        ]
+        grid = FrameGrid(self.spec.window_s, self.spec.hop_s)
+        out = self.encoder.embed_clips(batch["audio"], grid, lengths, pooled=self.pooled)
+        dims = self.encoder.window_layer_dims()
+        empty = torch.zeros(0, dtype=torch.long)
+        embeddings = [torch.zeros(0, len(dims), max(dims))]
+        tracks, conditions, times = [empty], [empty], [torch.zeros(0, dtype=torch.float64)]
+        for pair, frames in zip(pairs, out.frames, strict=True):
+            if pair is None or frames is None:
+                continue
+            t, emb = frames
             embeddings.append(emb)
             times.append(t + self.spec.offset_s)
-            tracks.append(torch.full((len(t),), int(track)))
-            conditions.append(torch.full((len(t),), int(condition)))
+            tracks.append(torch.full((len(t),), pair[0]))
+            conditions.append(torch.full((len(t),), pair[1]))
+        result = {k: v for k, v in batch.items() if k != "audio"}
+        if self.pooled:
+            result["embedding"] = out.pooled
         return {
-            "embedding": torch.cat(embeddings),
-            "track": torch.cat(tracks),
-            "condition": torch.cat(conditions),
-            "time_s": torch.cat(times),
-            "n_samples": batch["n_samples"],
-            "shard": batch["shard"],
-            "last_in_shard": batch["last_in_shard"],
+            **result,
+            **{
+                FRAME_PREFIX + key: torch.cat(values)
+                for key, values in zip(
+                    FRAME_KEYS, (embeddings, tracks, conditions, times), strict=True
+                )
+            },
         }
 
 

@@ -1,6 +1,7 @@
 """The embedding store: per (dataset, encoder) one folder, per condition one array.
 
-``<root>/<condition>.npy``  float32 ``[n_tracks, n_layers, max_dim]`` in ``index.parquet`` order
+``<root>/<condition>.npy``  ``[n_tracks, n_layers, max_dim]`` in ``index.parquet`` order, float32
+                            or float16 (``meta.json`` ``dtype``), the layers of :class:`StoreFormat`
 ``<root>/index.parquet``    ``track_id``, ``split``
 ``<root>/loudness.parquet`` ``track_id``, ``condition``, ``lufs_in``, ``lufs_out`` per rendered item
 ``<root>/meta.json``        encoder description, conditions, inputs hash
@@ -17,16 +18,84 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from emofx.errors import EmofxError
 
 META = "meta.json"
 INDEX = "index.parquet"
 LOUDNESS = "loudness.parquet"
 PARTIAL = ".partial"
+StoreDtype = Literal["float16", "float32"]
+
+
+class StoreOverflowError(EmofxError):
+    """An embedding value does not fit the store's dtype (float16 tops out at 65 504)."""
+
+
+@dataclass(frozen=True)
+class StoreFormat:
+    """What a store keeps of the encoder output: the ``dtype`` on disk and which ``layers``
+    (names or indices of the encoder's layers; ``None``: all). float16 halves the bytes: its
+    relative rounding error is at most 2⁻¹¹ ≈ 4.9e-4 (docs/scaling.md); readers get float32."""
+
+    dtype: StoreDtype = "float32"
+    layers: tuple[int | str, ...] | None = None
+
+    @classmethod
+    def of(cls, dtype: StoreDtype, layers: str | Sequence[int | str]) -> StoreFormat:
+        """From params.yaml: ``layers`` is ``all`` or a list."""
+        return cls(dtype, None if layers == "all" else tuple(layers))
+
+    def layer_indices(self, names: Sequence[str]) -> list[int]:
+        """Indices of the kept layers among the encoder's ``names``, in the encoder's order."""
+        if self.layers is None:
+            return list(range(len(names)))
+        kept = set()
+        for layer in self.layers:
+            if isinstance(layer, str):
+                if layer not in names:
+                    raise ValueError(f"embed layers: {layer!r} is not a layer (have: {names})")
+                kept.add(names.index(layer))
+            elif -len(names) <= layer < len(names):
+                kept.add(layer % len(names))
+            else:
+                raise ValueError(f"embed layers: {layer} out of range for {len(names)} layers")
+        return sorted(kept)
+
+    def describe(self, description: dict) -> dict:
+        """An encoder's store description restricted to the kept layers, with the dtype (the
+        default format, float32 and all layers, adds nothing: its stores' hashes stay valid)."""
+        out = dict(description)
+        if self.layers is not None:
+            keep = self.layer_indices(description["layer_names"])
+            out["layer_names"] = [description["layer_names"][i] for i in keep]
+            out["layer_dims"] = [description["layer_dims"][i] for i in keep]
+            out["layer_indices"] = keep
+        if self.dtype != "float32":
+            out["dtype"] = self.dtype
+        return out
+
+    def apply(self, embedding: np.ndarray, description: dict) -> np.ndarray:
+        """``[n, n_layers, max_dim]`` float32 → the kept layers, trimmed to their widest, cast."""
+        if "layer_indices" in description:
+            embedding = embedding[:, description["layer_indices"], : max(description["layer_dims"])]
+        out = embedding.astype(self.dtype)
+        if self.dtype != "float32" and not np.isfinite(out).all() and np.isfinite(embedding).all():
+            raise StoreOverflowError(
+                f"an embedding value exceeds the {self.dtype} range (largest magnitude "
+                f"{np.abs(embedding).max():.3g}): set embed dtype: float32"
+            )
+        return out
+
+
+DEFAULT_FORMAT = StoreFormat()
 
 
 def atomic_write(path: Path, write) -> None:
@@ -57,7 +126,8 @@ class EmbeddingStore:
         return list(self.meta()["conditions"])
 
     def load(self, condition: str, layer: int | str | None = None, mmap: bool = True) -> np.ndarray:
-        """``[n, n_layers, max_dim]``, or ``[n, dim_l]`` for one layer (index or name)."""
+        """``[n, n_layers, max_dim]`` as stored (float16 or float32; memory-mapped), or float32
+        ``[n, dim_l]`` for one layer (index among the stored layers, or name)."""
         path = self.root / f"{condition}.npy"
         if not path.is_file():
             raise FileNotFoundError(
@@ -69,7 +139,7 @@ class EmbeddingStore:
             return arr
         meta = self.meta()
         idx = meta["layer_names"].index(layer) if isinstance(layer, str) else int(layer)
-        return np.asarray(arr[:, idx, : meta["layer_dims"][idx]])
+        return np.asarray(arr[:, idx, : meta["layer_dims"][idx]], dtype=np.float32)
 
     def loudness(self) -> pd.DataFrame:
         return pd.read_parquet(self.root / LOUDNESS)

@@ -18,13 +18,29 @@ import hashlib
 import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import lightning as L
 import numpy as np
 import torch
 
 Pooling = Literal["mean", "meanstd"]
+Span = tuple[int, int]  # [start, end) in samples
+
+
+class FrameGrid(NamedTuple):
+    """Frames ``window_s`` long every ``hop_s`` (the dynamic annotations' grid)."""
+
+    window_s: float
+    hop_s: float
+
+
+class ClipEmbeddings(NamedTuple):
+    """:meth:`Encoder.embed_clips`: ``pooled`` ``[batch, n_layers, max_dim]`` (or None) and per
+    clip ``(frame end times [n_frames] in s, [n_frames, n_layers, max_dim])`` or None."""
+
+    pooled: torch.Tensor | None
+    frames: list[tuple[torch.Tensor, torch.Tensor] | None]
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
@@ -169,37 +185,18 @@ class Encoder(L.LightningModule):
             "layer_dims": self.layer_dims(),
         }
 
+    def pooled_spans(self, n_samples: int) -> list[Span]:
+        """The ``(start, end)`` windows pooled into a clip's row (no windows: the whole clip)."""
+        if self.window_s is None:
+            return [(0, n_samples)]
+        window = int(round(self.window_s * self.sample_rate))
+        hop = int(round(self.hop_s * self.sample_rate))
+        return [(s, min(s + window, n_samples)) for s in window_starts(n_samples, window, hop)]
+
     @torch.inference_mode()
     def embed(self, audios: Sequence[torch.Tensor]) -> torch.Tensor:
         """Mono clips (any lengths) → ``[batch, n_layers, max_dim]`` float32, zero-padded."""
-        counts, windows = [], []
-        for audio in audios:
-            audio = audio.to(self.device, torch.float32).flatten()
-            if self.window_s is None:
-                w = [audio]
-            else:
-                w = split_windows(
-                    audio,
-                    int(round(self.window_s * self.sample_rate)),
-                    int(round(self.hop_s * self.sample_rate)),
-                )
-            counts.append(len(w))
-            windows.extend(w)
-        per_layer = self._encode_in_batches(windows)
-        dims = self.layer_dims()
-        out = torch.zeros(len(audios), len(dims), max(dims), dtype=torch.float32)
-        for layer, values in enumerate(per_layer):
-            for item, chunk in enumerate(torch.split(values, counts)):
-                pooled = chunk.mean(0)
-                if self.pooling == "meanstd":
-                    std = (
-                        chunk.std(0, unbiased=False)
-                        if chunk.shape[0] > 1
-                        else torch.zeros_like(pooled)
-                    )
-                    pooled = torch.cat([pooled, std])
-                out[item, layer, : pooled.shape[0]] = pooled.float().cpu()
-        return out
+        return self.embed_clips(audios).pooled
 
     @torch.inference_mode()
     def embed_frames(
@@ -208,37 +205,101 @@ class Encoder(L.LightningModule):
         """One clip → frame end times ``[n_frames]`` (s) and ``[n_frames, n_layers, max_dim]``.
 
         Frames are ``window_s`` long every ``hop_s`` (see :func:`frame_starts`); each is encoded
-        into one vector per layer by :meth:`encode_frames`, without pooling over frames. A frame's
-        time is its end: a listener's rating at ``t`` reflects the music heard up to ``t``.
+        into one vector per layer, without pooling over frames. A frame's time is its end: a
+        listener's rating at ``t`` reflects the music heard up to ``t``.
         """
-        audio = audio.to(self.device, torch.float32).flatten()
-        window = int(round(window_s * self.sample_rate))
-        hop = hop_s * self.sample_rate
-        starts = frame_starts(audio.shape[-1], window, hop)
-        per_layer = self.encode_frames(audio, starts, window)
+        n = audio.shape[-1]
+        return self.embed_clips([audio], FrameGrid(window_s, hop_s), [n], pooled=False).frames[0]
+
+    @torch.inference_mode()
+    def embed_clips(
+        self,
+        audios: Sequence[torch.Tensor],
+        grid: FrameGrid | None = None,
+        frame_lengths: Sequence[int | None] | None = None,
+        pooled: bool = True,
+    ) -> ClipEmbeddings:
+        """The pooled rows and/or the frames of a batch of clips from ONE encoder pass.
+
+        Clip ``i`` gets frames on ``grid`` over its first ``frame_lengths[i]`` samples (the dry
+        signal; ``None``: no frames). Every distinct ``(start, end)`` window of a clip is
+        encoded once: a pooled window that is also a frame (same start and end, e.g. 3-s
+        windows every 3 s under 3-s frames every 0.5 s) costs nothing extra, and the pooled row
+        is the pool of exactly those window vectors.
+        """
+        lengths = frame_lengths or [None] * len(audios)
+        clips, pooled_rows, frame_rows, frame_ends = [], [], [], []
+        for audio, n_dry in zip(audios, lengths, strict=True):
+            audio = audio.to(self.device, torch.float32, non_blocking=True).flatten()
+            spans: dict[Span, int] = {}
+            pooled_rows.append(
+                [spans.setdefault(s, len(spans)) for s in self.pooled_spans(audio.shape[-1])]
+                if pooled
+                else []
+            )
+            if grid is not None and n_dry is not None:
+                window = int(round(grid.window_s * self.sample_rate))
+                starts = frame_starts(int(n_dry), window, grid.hop_s * self.sample_rate)
+                frame = [(s, min(s + window, int(n_dry))) for s in starts]
+                frame_rows.append([spans.setdefault(s, len(spans)) for s in frame])
+                frame_ends.append(torch.tensor([e for _, e in frame], dtype=torch.float64))
+            else:
+                frame_rows.append(None)
+                frame_ends.append(None)
+            clips.append((audio, list(spans)))
+        encoded = self.encode_clips(clips)
         dims = self.window_layer_dims()
-        out = torch.zeros(len(starts), len(dims), max(dims), dtype=torch.float32)
-        for layer, values in enumerate(per_layer):
-            out[:, layer, : values.shape[1]] = values.float().cpu()
-        ends = torch.tensor([min(s + window, audio.shape[-1]) for s in starts], dtype=torch.float64)
-        return ends / self.sample_rate, out
+        out = None
+        if pooled:
+            out = torch.zeros(len(audios), len(dims), max(self.layer_dims()), dtype=torch.float32)
+            for item, (per_layer, rows) in enumerate(zip(encoded, pooled_rows, strict=True)):
+                for layer, values in enumerate(per_layer):
+                    vector = self._pool(values[rows])
+                    out[item, layer, : vector.shape[0]] = vector.float().cpu()
+        frames: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        for per_layer, rows, ends in zip(encoded, frame_rows, frame_ends, strict=True):
+            if rows is None:
+                frames.append(None)
+                continue
+            emb = torch.zeros(len(rows), len(dims), max(dims), dtype=torch.float32)
+            for layer, values in enumerate(per_layer):
+                emb[:, layer, : values.shape[1]] = values[rows].float().cpu()
+            frames.append((ends / self.sample_rate, emb))
+        return ClipEmbeddings(out, frames)
 
-    def encode_frames(
-        self, audio: torch.Tensor, starts: list[int], window: int
-    ) -> list[torch.Tensor]:
-        """Frames ``audio[s : s + window]`` → one ``[n_frames, dim_l]`` tensor per layer.
+    def _pool(self, chunk: torch.Tensor) -> torch.Tensor:
+        pooled = chunk.mean(0)
+        if self.pooling == "meanstd":
+            std = chunk.std(0, unbiased=False) if chunk.shape[0] > 1 else torch.zeros_like(pooled)
+            pooled = torch.cat([pooled, std])
+        return pooled
 
-        The default encodes each frame as a window; encoders that compute features on a shared
-        time axis (handcrafted) override it to compute once and pool per frame.
+    def encode_clips(
+        self, clips: Sequence[tuple[torch.Tensor, list[Span]]]
+    ) -> list[list[torch.Tensor]]:
+        """``(audio, spans)`` per clip → per clip, one ``[n_spans, dim_l]`` tensor per layer.
+
+        The default cuts every span as a window and encodes the windows of all clips together,
+        sorted by length into batches of ``window_batch_size`` (a batch never mixes lengths, so
+        nothing is padded). Encoders that compute features on a shared time axis (handcrafted)
+        override it to compute once per clip and pool per span.
         """
-        return self._encode_in_batches([audio[s : s + window] for s in starts])
-
-    def _encode_in_batches(self, windows: list[torch.Tensor]) -> list[torch.Tensor]:
-        results = [
-            self.encode_windows(windows[i : i + self.window_batch_size])
-            for i in range(0, len(windows), self.window_batch_size)
+        windows = [audio[s:e] for audio, spans in clips for s, e in spans]
+        by_length: dict[int, list[int]] = {}
+        for i, w in enumerate(windows):
+            by_length.setdefault(w.shape[-1], []).append(i)
+        order, results = [], []
+        for _, indices in sorted(by_length.items()):
+            for k in range(0, len(indices), self.window_batch_size):
+                chunk = indices[k : k + self.window_batch_size]
+                order += chunk
+                results.append(self.encode_windows(torch.stack([windows[i] for i in chunk])))
+        inverse = torch.argsort(torch.tensor(order))
+        counts = [len(spans) for _, spans in clips]
+        per_layer = [
+            torch.cat([r[layer] for r in results])[inverse] for layer in range(len(results[0]))
         ]
-        return [torch.cat([r[layer] for r in results]) for layer in range(len(results[0]))]
+        return [list(clip) for clip in zip(*(v.split(counts) for v in per_layer), strict=True)]
 
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
         """Embed DataModule batch ``{"audio": [tensors], ...keys}`` → keys + ``embedding``."""

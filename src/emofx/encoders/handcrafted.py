@@ -8,11 +8,13 @@ and changes nothing the probes need).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import librosa
 import numpy as np
 import torch
 
-from emofx.encoders.base import Encoder
+from emofx.encoders.base import Encoder, Span
 
 FEATURE_BLOCKS = {"mfcc": 40, "chroma": 12, "mel": 128, "contrast": 7, "tonnetz": 6}
 
@@ -103,15 +105,25 @@ class HandcraftedEncoder(Encoder):
         ]
         return [torch.from_numpy(np.stack(feats))]
 
-    def encode_frames(
-        self, audio: torch.Tensor, starts: list[int], window: int
-    ) -> list[torch.Tensor]:
-        """One feature pass over the clip; each frame pools the STFT frames centred inside it."""
-        frames = frame_features(audio.cpu().numpy(), self.sample_rate, self.n_fft, self.hop_length)
-        n = frames.shape[1]
-        spans = []
-        for s in starts:
-            a = min(-(-s // self.hop_length), n - 1)
-            b = max(min(-(-(s + window) // self.hop_length), n), a + 1)
-            spans.append((a, b))
-        return [torch.from_numpy(pooled_spans(frames, spans))]
+    def encode_clips(
+        self, clips: Sequence[tuple[torch.Tensor, list[Span]]]
+    ) -> list[list[torch.Tensor]]:
+        """One feature pass per clip; each span pools the STFT frames centred inside it, and
+        the whole clip is exactly :func:`handcrafted_features` (what ``encode_windows`` gives)."""
+        out = []
+        for audio, spans in clips:
+            n_samples = audio.shape[-1]
+            frames = frame_features(
+                audio.cpu().numpy(), self.sample_rate, self.n_fft, self.hop_length
+            )
+            whole = np.concatenate([frames.mean(axis=1), frames.std(axis=1)]).astype(np.float32)
+            n = frames.shape[1]
+            bounds = []
+            for s, e in spans:
+                a = min(-(-s // self.hop_length), n - 1)
+                b = n if e >= n_samples else min(-(-e // self.hop_length), n)
+                bounds.append((a, max(b, a + 1)))
+            rows = pooled_spans(frames, bounds)
+            rows[[span == (0, n_samples) for span in spans]] = whole
+            out.append([torch.from_numpy(rows)])
+        return out

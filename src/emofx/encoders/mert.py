@@ -155,11 +155,11 @@ class MertEncoder(Encoder):
         return encode_by_length(windows, self._encode)
 
     def _encode(self, windows: torch.Tensor) -> list[torch.Tensor]:
-        inputs = self.extractor(
-            list(windows.float().cpu().numpy()),
-            sampling_rate=self.sample_rate,
-            return_tensors="pt",
-            return_attention_mask=False,
-        )["input_values"]
-        out = self.model(inputs.to(self.device, self.model.dtype), output_hidden_states=True)
+        """The feature extractor's per-window zero-mean unit-variance normalisation (its
+        ``zero_mean_unit_var_norm``), on the device for the whole batch: no per-window numpy."""
+        x = windows.to(self.device, torch.float32, non_blocking=True)
+        if self.extractor.do_normalize:
+            centred = x - x.mean(-1, keepdim=True)
+            x = centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + 1e-7)
+        out = self.model(x.to(self.model.dtype), output_hidden_states=True)
         return [state.mean(dim=1) for state in out.hidden_states]

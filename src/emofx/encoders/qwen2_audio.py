@@ -188,17 +188,18 @@ class Qwen2AudioEncoder(Encoder):
         audio = [w.float().cpu().numpy() for w in windows]
         if self.representation == "decoder":
             return [self._decoder_mean(audio)]
-        with float32_on_cpu():
+        with float32_features(self.device):  # the batch's log-mel in torch, on the device
             features = self.extractor(
                 audio,
                 sampling_rate=self.sample_rate,
                 padding="max_length",
                 return_attention_mask=True,
                 return_tensors="pt",
+                device=str(self.device),
             )
         return self._encoder_means(
-            features["input_features"].to(self.device, self.model.dtype),
-            features["attention_mask"].to(self.device),
+            features["input_features"].to(self.device, self.model.dtype, non_blocking=True),
+            features["attention_mask"].to(self.device, non_blocking=True),
         )
 
     def _encoder_means(self, mels: torch.Tensor, frame_mask: torch.Tensor) -> list[torch.Tensor]:
@@ -221,7 +222,7 @@ class Qwen2AudioEncoder(Encoder):
     def _decoder_mean(self, audio: list) -> torch.Tensor:
         """Mean of the last hidden state over each item's audio tokens (their count follows the
         clip's real length: the processor reads it from the feature extractor's mask)."""
-        with float32_on_cpu():
+        with float32_features(self.device):
             inputs = self.processor(
                 text=[self.prompt] * len(audio),
                 audio=audio,
@@ -236,9 +237,10 @@ class Qwen2AudioEncoder(Encoder):
         return _masked_mean(hidden, audio_tokens.float())
 
 
-def float32_on_cpu() -> torch.autocast:
-    """The Whisper log-mel runs in torch on CPU: keep it float32 under CPU autocast (bf16-mixed)."""
-    return torch.autocast("cpu", enabled=False)
+def float32_features(device: torch.device) -> torch.autocast:
+    """The Whisper log-mel runs in torch on ``device``: keep it float32 under autocast
+    (bf16-mixed), whose matmuls would otherwise round the mel filterbank to bf16."""
+    return torch.autocast(device.type, enabled=False)
 
 
 def _masked_mean(states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
