@@ -12,6 +12,8 @@
 #   EMOFX_TEAM_WORKERS       server worker processes (default 2)
 #   EMOFX_TEAM_DEFAULT_PERMISSION  what a user may do on others' experiments: READ (default),
 #                            EDIT, MANAGE or NO_PERMISSIONS
+#   EMOFX_TEAM_AUTH_CACHE_S  seconds a checked password stays valid per server worker (default
+#                            60: PBKDF2 once a minute, not per request; 0: check every request)
 #   MLFLOW_AUTH_ADMIN_PASSWORD     the admin user's password, needed on the first start only
 #   MLFLOW_AUTH_ADMIN_USERNAME     (default admin)
 #   MLFLOW_FLASK_SERVER_SECRET_KEY CSRF key of the auth app's forms (default: a random one per
@@ -42,6 +44,7 @@ default_permission = ${EMOFX_TEAM_DEFAULT_PERMISSION:-READ}
 database_uri = ${auth_db}
 admin_username = ${MLFLOW_AUTH_ADMIN_USERNAME:-admin}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = ${EMOFX_TEAM_AUTH_CACHE_S:-60}
 EOF
 export MLFLOW_AUTH_CONFIG_PATH="$config_dir/basic_auth.ini"
 if [ -z "${MLFLOW_FLASK_SERVER_SECRET_KEY:-}" ]; then

@@ -80,7 +80,7 @@ def team_server(root: Path, postgres: Postgres, db: str = "team") -> Iterator[Te
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

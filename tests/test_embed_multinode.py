@@ -97,7 +97,7 @@ def test_two_nodes_resume_after_one_dies_and_match_one_process(tmp_path):
     write_encoder_config(tmp_path / "enc.yaml", trainer, shard_tracks=1, batch_size=2)
 
     store = EmbeddingStore(tmp_path / "two")
-    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=1.5)
+    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=1.0)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not store.done_shards() & {1, 3, 5}:  # node 1's
         assert node1.poll() is None, node1.stdout.read()

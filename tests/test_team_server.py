@@ -31,9 +31,8 @@ from tests.team_server import EDITOR, READER, credentials, team_server
 
 pytestmark = pytest.mark.slow
 RAW = {
-    "probes": ["xgboost"],
-    "xgboost": {"n_estimators": 40, "n_jobs": 1},
-    "tune": {"probes": ["xgboost"], "n_trials": 2, "storage": "optuna/journal.log"},
+    "probes": ["ridge"],
+    "tune": {"probes": ["ridge"], "n_trials": 2, "storage": "optuna/journal.log"},
 }
 #: tags whose values are ids or differ per store; their keys are still compared
 VOLATILE = (
@@ -123,8 +122,8 @@ def test_probe_stage_through_the_team_server_as_on_sqlite(server, tmp_path, monk
     assert {run[0] for run in tree} == {
         "probe",
         "tiny/layer_sweep",
-        "tiny/xgboost/regression",
-        "tiny/xgboost/regression/tune",
+        "tiny/ridge/regression",
+        "tiny/ridge/regression/tune",
         "trial-000",
         "trial-001",
     }
@@ -136,13 +135,13 @@ def test_probe_stage_through_the_team_server_as_on_sqlite(server, tmp_path, monk
     monkeypatch.chdir(other)
     with credentials(READER):
         version = MlflowClient(server.uri).get_model_version_by_alias(
-            "emofx-tiny-tiny-xgboost", CHAMPION
+            "emofx-tiny-tiny-ridge", CHAMPION
         )
-        model = mlflow.pyfunc.load_model(f"models:/emofx-tiny-tiny-xgboost@{CHAMPION}")
+        model = mlflow.pyfunc.load_model(f"models:/emofx-tiny-tiny-ridge@{CHAMPION}")
     assert not version.source.startswith(("file:", "/"))
     assert list(server.artifacts.rglob("MLmodel")), "artifacts live on the server's side"
     store = EmbeddingStore(tmp_path / "team" / "emb" / "tiny")
-    predicted = pd.read_parquet(tmp_path / "team" / "pred" / "tiny" / "xgboost" / "clean.parquet")
+    predicted = pd.read_parquet(tmp_path / "team" / "pred" / "tiny" / "ridge" / "clean.parquet")
     columns = [c for c in predicted.columns if c not in ("track_id", "split", "condition")]
     expected = predicted[columns].to_numpy()
     np.testing.assert_allclose(model.predict(load_features(store, "clean", 1)), expected, rtol=1e-6)
