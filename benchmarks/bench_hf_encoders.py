@@ -70,7 +70,7 @@ class Row:
     def line(self, label: str) -> str:
         n, samples = self.batch_shape
         return (
-            f"{label:45s} {self.audio_s_per_s:10.1f} audio-s/s {self.gflops_per_audio_s:9.2f} "
+            f"{label:45s} {self.audio_s_per_s:10.1f} audio-s/s {self.gflops_per_audio_s:9.3g} "
             f"GFLOP/audio-s {100 * self.peak_fraction:7.2f} % of peak  batch {n}×{samples}"
         )
 

@@ -154,6 +154,7 @@ def main() -> None:
             k = exponent(*map(list, zip(*points, strict=True)))
             out[f"embed_exponent_{axis}"] = k
             print(f"embed   vs {axis:10} {points}  exponent {k:.2f}")
+        analyze_seconds(tmp / "a", 60, [5], 1, 1)  # imports, numba/UMAP compilation
         rows = {"tracks": [], "conditions": []}
         for k in (1, 2, 4):
             seconds, _ = analyze_seconds(tmp / "a", 300 * k, LEVELS[1], 2, 1)
