@@ -140,3 +140,16 @@ def test_workers_share_one_postgres_study_and_survive_a_killed_worker(tmp_path, 
         n: s for n, s in states.items() if n != killed[0]
     }
     assert states.get(killed[0]) is None
+
+
+def test_a_worker_needs_a_database_storage(tmp_path, capsys):
+    from emofx.cli import main
+
+    project = yaml.safe_load((REPO / "params.yaml").read_text())
+    project["probe"]["tune"]["storage"] = "optuna/journal.log"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project))
+    assert main(["tune", "--worker", "--params", str(tmp_path / "params.yaml")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "emofx: error: tune --worker needs an RDB storage URL "
+        "(probe.tune.storage is optuna/journal.log)"
+    ]
