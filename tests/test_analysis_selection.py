@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.loading import find_prediction_files, load_conditions, load_manifest
-from emofx.analysis.selection import select_probes, validation_scores
+from emofx.analysis.selection import inner_validation_scores, select_probes, validation_scores
+from emofx.evaluation.folds import VALIDATION_FILE
 from tests.analysis_stores import write_stores
 
 
@@ -63,3 +65,22 @@ def test_a_task_without_validation_rows_falls_back_to_the_first_probe():
     )  # fmt: skip
     selected = select_probes(candidates, scores).set_index("task")["probe"]
     assert selected.to_dict() == {"labels": "a", "quadrant": "b"}
+
+
+def test_cross_validated_probes_are_chosen_on_their_folds_inner_validation(tmp_path):
+    """Out-of-fold files have no val rows: the probe stage's validation.json (mean inner-val score
+    over the folds) decides, so the held-out predictions never choose what the report shows."""
+    for probe, score in (("a_worse", 0.2), ("b_better", 0.6)):
+        folder = tmp_path / "enc" / probe
+        folder.mkdir(parents=True)
+        (folder / VALIDATION_FILE).write_text(
+            json.dumps({"regression": {"metric": "r2_mean", "score": score}})
+        )
+    rows = [
+        inner_validation_scores("enc", p, tmp_path / "enc" / p) for p in ("a_worse", "b_better")
+    ]
+    scores = pd.DataFrame([r for part in rows for r in part])
+    candidates = pd.DataFrame(
+        {"encoder": ["enc", "enc"], "probe": ["a_worse", "b_better"], "task": ["regression"] * 2}
+    )
+    assert select_probes(candidates, scores)["probe"].tolist() == ["b_better"]

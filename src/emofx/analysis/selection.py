@@ -7,6 +7,7 @@ report's models) are not candidates: they go to the comparison table.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 from emofx.analysis.config import AnalysisParams
 from emofx.analysis.loading import CLEAN, AnalysisInputError, ConditionInfo, load_prediction_set
 from emofx.analysis.performance import tasks
+from emofx.evaluation.folds import VALIDATION_FILE
 
 SELECTION_METRIC = {"regression": "r2", "quadrant": "f1_macro", "labels": "f1_micro"}
 """Per task: the metric (mean over the task's targets) that picks the probe."""
@@ -27,8 +29,8 @@ def validation_scores(
     conditions: dict[str, ConditionInfo],
     params: AnalysisParams,
 ) -> pd.DataFrame:
-    """``encoder, probe, task, metric, val_score`` of every probe on clean validation tracks
-    (a probe without validation tracks, e.g. under cross-validation, has no row)."""
+    """``encoder, probe, task, metric, val_score`` of every probe on clean validation tracks;
+    under cross-validation (no validation rows) the mean inner-validation score of its folds."""
     rows = []
     clean = {CLEAN: conditions[CLEAN]}
     for (encoder, probe), paths in files.items():
@@ -36,7 +38,8 @@ def validation_scores(
             pset = load_prediction_set(
                 encoder, probe, {CLEAN: paths[CLEAN]}, manifest, clean, VALIDATION_SPLIT
             )
-        except AnalysisInputError:  # the file was checked on the scored split: no val rows
+        except AnalysisInputError:  # no val rows: cross-validated, its folds' inner val scores
+            rows += inner_validation_scores(encoder, probe, paths[CLEAN].parent)
             continue
         scores: dict[str, list[float]] = {}
         for task in tasks(pset, manifest, params):
@@ -75,3 +78,17 @@ def select_probes(candidates: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     )
     best = ranked.drop_duplicates(["encoder", "task"])
     return best[["encoder", "task", "probe", "val_score"]].reset_index(drop=True)
+
+
+def inner_validation_scores(encoder: str, probe: str, folder: Path) -> list[dict]:
+    """Rows of the probe stage's ``validation.json`` (cross-validation): per task the mean over
+    folds of the score on each fold's inner validation tracks, never on held-out ones."""
+    path = folder / VALIDATION_FILE
+    if not path.is_file():
+        return []
+    scores = json.loads(path.read_text())
+    return [
+        {"encoder": encoder, "probe": probe, "task": task, "metric": entry["metric"],
+         "val_score": float(entry["score"])}
+        for task, entry in scores.items()
+    ]  # fmt: skip

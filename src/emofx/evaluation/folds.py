@@ -22,6 +22,10 @@ from sklearn.model_selection import StratifiedGroupKFold
 from emofx.errors import EmofxError
 from emofx.evaluation.config import EvaluationParams
 
+VALIDATION_FILE = "validation.json"
+"""Beside a cross-validated probe's predictions: each task's mean inner-validation score over the
+folds, so the report chooses probes without looking at the held-out predictions."""
+
 FINAL = -1  # fold number of the refit on every track
 
 
