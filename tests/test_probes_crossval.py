@@ -63,6 +63,10 @@ def test_out_of_fold_predictions_and_poisoned_held_out_fold(tmp_path, mlflow_uri
     assert report["test/r2_mean"] > 0.8  # pooled out of fold: every labelled track
     assert report["cv/r2_mean_std"] > 0 and report["cv/r2_mean_min"] <= report["test/r2_mean"]
     assert results["tiny.ridge"]["test/r2_mean"] == report["test/r2_mean"]
+    # the report's probe choice reads the folds' inner-validation score, never the held-out one
+    chosen = json.loads((tmp_path / "base" / "tiny" / "ridge" / "validation.json").read_text())
+    assert chosen["regression"]["score"] == report["cv/val_r2_mean_mean"]
+    assert chosen["regression"]["score"] != report["test/r2_mean"]
     (version,) = MlflowClient().search_model_versions("name = 'emofx-tiny-tiny-ridge'")
     assert version.tags["emofx.split"] == "out_of_fold"
     assert float(version.tags["emofx.val_score"]) == pytest.approx(report["test/r2_mean"])

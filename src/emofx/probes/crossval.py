@@ -14,6 +14,7 @@ is the pooled out-of-fold one. MLflow::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from emofx.embed.store import atomic_write
-from emofx.evaluation.folds import FINAL, Fold, fold_columns, held_out
+from emofx.evaluation.folds import FINAL, VALIDATION_FILE, Fold, fold_columns, held_out
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, load_features
 from emofx.probes.metrics import score_split, selection_metric
@@ -92,7 +93,20 @@ def run_cv_encoder(
                     into |= part
         if tasks:
             write_oof_predictions(index, folds, columns, out_dir / probe)
+            write_validation_scores(report[probe], tasks, out_dir / probe)
     return report
+
+
+def write_validation_scores(
+    metrics: dict[str, dict[str, float]], tasks: list[TaskData], out_dir: Path
+) -> None:
+    scores = {
+        data.task: {"metric": name, "score": metrics[data.task][f"cv/val_{name}_mean"]}
+        for data in tasks
+        if f"cv/val_{(name := selection_metric(data))}_mean" in metrics[data.task]
+    }
+    text = json.dumps(scores, indent=2, sort_keys=True) + "\n"
+    atomic_write(out_dir / VALIDATION_FILE, lambda tmp: tmp.write_text(text))
 
 
 def slug(fold: Fold) -> str:
@@ -171,6 +185,10 @@ def out_of_fold_metrics(
     key = f"test/{selection_metric(data)}"
     scores = np.array([fit.metrics[key] for fit in fits])
     name = f"cv/{selection_metric(data)}"
+    inner = [fit.metrics.get(f"val/{selection_metric(data)}", np.nan) for fit in fits]
+    inner = [v for v in inner if np.isfinite(v)]
+    if inner:  # each fold's inner-validation score: what chooses the probe in the report
+        metrics[f"cv/val_{selection_metric(data)}_mean"] = float(np.mean(inner))
     seeds = f"seeds/{key}_std"  # probe.mlp.seeds > 1: each fold's seed spread, mean over folds
     if seeds in fits[0].metrics:
         metrics[seeds] = float(np.mean([fit.metrics[seeds] for fit in fits]))
