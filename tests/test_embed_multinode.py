@@ -9,6 +9,7 @@ assembled store is bit-identical to a single process's.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -74,6 +75,7 @@ def start_nodes(tmp_path, out, slow: float) -> list[subprocess.Popen]:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
+                start_new_session=True,  # a node's processes die together (DataLoader workers)
             )
         )
     return procs
@@ -102,15 +104,15 @@ def test_two_nodes_resume_after_one_dies_and_match_one_process(tmp_path):
     while time.monotonic() < deadline and not store.done_shards() & {1, 3, 5}:  # node 1's
         assert node1.poll() is None, node1.stdout.read()
         time.sleep(0.05)
-    node1.kill()
-    node0.kill()  # blocked on its dead peer sooner or later: the job is over
+    os.killpg(node1.pid, signal.SIGKILL)  # the node dies with every process on it
+    os.killpg(node0.pid, signal.SIGKILL)  # blocked on its dead peer sooner or later: job over
     for node in (node0, node1):
         node.wait()
     before = store.done_shards()
     assert before and len(before) < 6 and not (tmp_path / "two" / "meta.json").exists()
 
     node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=0)
-    outs = [node.communicate(timeout=300)[0] for node in (node0, node1)]
+    outs = [node.communicate(timeout=180)[0] for node in (node0, node1)]
     assert [node0.returncode, node1.returncode] == [0, 0], outs
     rerun = written(outs[0]) | written(outs[1])
     assert rerun == set(range(6)) - before  # every finished shard reused, none written twice
