@@ -8,7 +8,7 @@ SYSTEM_DEPS := $(wildcard scripts/install_system_deps.sh)
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: setup run test test-fast ui bench lint format clean
+.PHONY: setup run test test-fast ui team-server bench lint format clean
 
 setup: $(STAMP)  ## create .venv and install emofx (a second call is near-instant)
 
@@ -33,6 +33,9 @@ test: setup  ## the full test suite (unit + integration + end-to-end), two worke
 
 test-fast: setup  ## skip the slow end-to-end tests
 	pytest -q -m "not slow"
+
+team-server: setup  ## the team's MLflow server: PostgreSQL, proxied artifacts, basic-auth (docs/team.md)
+	bash scripts/team_server.sh
 
 ui: setup  ## MLflow UI on 127.0.0.1:5000 (one worker)
 	mlflow server --backend-store-uri sqlite:///mlruns/mlflow.db \

@@ -76,7 +76,9 @@ def test_cache_holds_the_trimmed_mono_audio_at_each_rate(prepared):
             audio = load_prepared_audio(out, sr, track_id)
             assert audio.dtype == np.float32 and audio.shape == (2 * sr,)
     direct = load_audio(DEAM_MINI / "MEMD_audio" / "7.mp3", 16000, offset_s=1.0, duration_s=2.0)
-    np.testing.assert_array_equal(load_prepared_audio(out, 16000, "7"), direct)
+    got = load_prepared_audio(out, 16000, "7")  # 16-bit PCM: within half a step of the decode
+    np.testing.assert_allclose(got, direct, rtol=0, atol=0.5 / 32768 + 1e-9)
+    assert prepared_audio_path(out, 16000, "7").stat().st_size <= 2 * 2 * 16000 + 128
     assert prepared_audio_path(out, 16000, "7") == out / "audio" / "16000" / "7.npy"
     with pytest.raises(FileNotFoundError, match="22050 Hz"):
         load_prepared_audio(out, 22050, "7")

@@ -2,7 +2,8 @@
 
 One project (two encoders, a tiny synthetic corpus) is reproduced, then changed the way a user
 changes it: nothing (nothing reruns), a forced rerun (byte-identical outputs), a shorter clip
-(the embeddings change), an encoder removed (gone from the report and metrics). A second project
+(the embeddings change), an encoder removed (gone from the report and metrics), a new
+`fx.input_level` (re-embedded; the report's gain staging table). A second project
 brings its own data with `emofx data add`, and a fresh `git clone` + `dvc pull` gets the same data
 hash back. Encoders and dataset formats have their own scenario files
 (test_scenarios_encoders.py, test_scenarios_datasets.py).
@@ -16,6 +17,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -110,6 +112,21 @@ def test_a_shorter_clip_re_embeds(project):
     assert meta["inputs_hash"]
 
 
+def test_a_new_input_level_re_embeds(project):
+    """fx.input_level shapes every render, clean included: conditions and embeddings change (up
+    to the embed stage only; the next transition reruns probe and analyze)."""
+    store = project / "data/embeddings/synth/handcrafted"
+    before = np.load(store / "clean.npy")
+    set_params(project, **{"fx.input_level": "lufs:-14"})
+    ran, out = repro(project, "embed@handcrafted")
+    assert ran == ["conditions", "embed@handcrafted"], out
+    assert not np.allclose(np.load(store / "clean.npy"), before)
+    loudness = pd.read_parquet(store / "loudness.parquet")
+    assert np.allclose(loudness.loc[loudness["condition"] == "clean", "lufs_out"], -14.0)
+    gain = loudness[loudness["condition"] == "gain@8"]
+    assert (gain["nonlinear_share"] < 1e-6).all()  # a pure gain
+
+
 def test_a_removed_encoder_leaves_the_report_and_metrics(project):
     set_params(project, **{"embed.encoders": ["handcrafted"]})
     ran, out = repro(project)
@@ -120,6 +137,20 @@ def test_a_removed_encoder_leaves_the_report_and_metrics(project):
     tables = project / "reports/synth/tables"
     for table in tables.glob("*.csv"):
         assert "logmel" not in table.read_text(), f"logmel still in {table.name}"
+
+
+def test_the_report_shows_each_conditions_nonlinear_share(project):
+    """After the input level changed (and the rerun of the transition above): the gain staging
+    table says how much of each condition is more than a gain (gain@8: nothing)."""
+    report = project / "reports/synth"
+    staging = pd.read_csv(report / "tables/gain_staging.csv").set_index(["encoder", "condition"])
+    gain = staging.loc[("handcrafted", "gain@8")]
+    assert gain["nonlinear_share"] < 1e-6
+    assert gain["lufs_change"] == pytest.approx(12.0, abs=0.01)
+    assert gain["lufs_in"] == pytest.approx(-14.0, abs=1e-6)
+    assert "Gain staging" in (report / "index.html").read_text()
+    impact = pd.read_csv(report / "fx_impact.csv")
+    assert (impact.loc[impact["analysis"] == "nonlinear_share", "condition"] == "gain@8").all()
 
 
 def test_own_data_added_with_dvc_is_pulled_back_by_a_fresh_clone(project, tmp_path):

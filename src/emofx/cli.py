@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from emofx.config import Params, ParamsError, load_params
+from emofx.lifetime import die_with_dvc
 
 console = Console(stderr=True)
 
@@ -44,6 +45,8 @@ class ProjectPaths:
         return self.prepared / "dynamic.parquet"
 
     conditions = Path("data/conditions.json")
+    #: work derived from raw data (EMOPIA's rendered MIDI), keyed by its inputs; not a DVC out
+    cache = Path("data/cache")
     sample_rates = Path("data/sample_rates.json")
 
     @property
@@ -145,7 +148,14 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
         {"dataset": params.section("dataset"), "sample_rates": rates},
         {"raw": data_hash},
     ):
-        manifest = prepare(params.dataset, paths.prepared, rates, params.seed, data_hash=data_hash)
+        manifest = prepare(
+            params.dataset,
+            paths.prepared,
+            rates,
+            params.seed,
+            data_hash=data_hash,
+            cache_dir=ProjectPaths.cache,
+        )
         mlflow.log_input(
             mlflow.data.from_pandas(
                 manifest,
@@ -157,7 +167,7 @@ def cmd_prepare(params: Params, args: argparse.Namespace) -> None:
         )
         counts = manifest["split"].value_counts().to_dict()
         mlflow.log_metrics({f"n_tracks_{k}": v for k, v in counts.items()})
-        for name in ("manifest.parquet", "rejected.csv"):
+        for name in ("manifest.parquet", "rejected.csv", "warnings.csv"):
             mlflow.log_artifact(str(paths.prepared / name), "prepare")
 
 
@@ -217,6 +227,7 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
 
     from emofx.embed.listening import log_audition, materialise_rendered
     from emofx.embed.runner import EncoderConfig, embed_dataset, encoder_sample_rate
+    from emofx.embed.store import StoreFormat
     from emofx.fx.conditions import load_conditions
     from emofx.fx.render import unrenderable
     from emofx.tracking import is_rank_zero, nested_run
@@ -246,13 +257,15 @@ def cmd_embed(params: Params, args: argparse.Namespace) -> None:
                     paths.embeddings / name,
                     seed=params.seed,
                     data_hash=data_hash,
+                    with_frames=_frame_job(params, name, manifest, conditions),
+                    store_format=StoreFormat.of(params.embed.dtype, params.embed.layers),
                 )
                 if run is not None:  # None in a DDP worker process: rank 0 records the run
                     mlflow.log_params({"config." + k: v for k, v in _flat(config.model).items()})
                     mlflow.log_dict(result.store.meta(), "meta.json")
                     _log_embed_result(result, name)
-            if params.embed.frames.enabled:
-                _embed_frames(params, config, name, manifest, conditions, data_hash)
+            if result.frames is not None:
+                _log_frames(params, name, result.frames)
         # audition excerpts once per project, with the first encoder of params.yaml
         if is_rank_zero() and params.embed.encoders[0] in encoders:
             rate = encoder_sample_rate(params.embed.config_path(params.embed.encoders[0]))
@@ -280,34 +293,47 @@ def _log_embed_result(result, name: str) -> None:
     console.print(f"embed {name}: {result.n_pairs} (track, condition) pairs ({state})")
 
 
-def _embed_frames(params: Params, config, name: str, manifest, conditions, data_hash: str) -> None:
-    """The frame-level store (``<encoder>/frames``) of the dynamically annotated tracks."""
-    import mlflow
-
+def _frame_job(params: Params, name: str, manifest, conditions):
+    """The frame-level store (``<encoder>/frames``) of the dynamically annotated tracks, written
+    by the same pass as the pooled store; None when frames are off or no track has a curve."""
     from emofx.embed.frames import FrameSpec, dynamic_tracks, frame_conditions
-    from emofx.embed.runner import embed_dataset
-    from emofx.tracking import nested_run
+    from emofx.embed.runner import FrameJob
+    from emofx.embed.store import StoreFormat
 
+    f = params.embed.frames
+    if not f.enabled:
+        return None
     tracks = dynamic_tracks(manifest)
     if tracks.empty:
         console.print(f"embed {name} frames: no track has a dynamic annotation, nothing to do")
-        return
-    f = params.embed.frames
-    spec = FrameSpec(f.window_s, f.hop_s, params.dataset.offset_s)
-    paths = ProjectPaths(params.dataset.name)
-    with nested_run(f"embed/{name}/frames", {"emofx.encoder": name}) as run:
-        result = embed_dataset(
-            config,
-            tracks,
-            paths.prepared,
-            frame_conditions(conditions, f.conditions),
-            paths.embeddings / name / "frames",
-            seed=params.seed,
-            data_hash=data_hash,
-            frames=spec,
+        return None
+    layers = f.layers
+    if layers == "probe":  # the layer probe.layer names; a sweep ("best") or an index: all
+        layers = (
+            [params.probe.layer]
+            if isinstance(params.probe.layer, str) and params.probe.layer != "best"
+            else "all"
         )
+    return FrameJob(
+        FrameSpec(f.window_s, f.hop_s, params.dataset.offset_s),
+        tracks,
+        frame_conditions(conditions, f.conditions),
+        ProjectPaths(params.dataset.name).embeddings / name / "frames",
+        StoreFormat.of(f.dtype, layers),
+    )
+
+
+def _log_frames(params: Params, name: str, result) -> None:
+    """The frame store's MLflow run (its own nested run, as before the stores shared a pass)."""
+    import mlflow
+
+    from emofx.tracking import nested_run
+
+    with nested_run(f"embed/{name}/frames", {"emofx.encoder": name}) as run:
         if run is not None:
-            mlflow.log_params({f"frames.{k}": v for k, v in spec.describe().items()})
+            f = params.embed.frames
+            spec = {"window_s": f.window_s, "hop_s": f.hop_s, "offset_s": params.dataset.offset_s}
+            mlflow.log_params({f"frames.{k}": v for k, v in spec.items()})
             _log_embed_result(result, f"{name} frames")
 
 
@@ -323,7 +349,11 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
     with open_stage_run(
         params,
         "probe",
-        {"probe": params.section("probe"), "dataset": params.dataset.name},
+        {
+            "probe": params.section("probe"),
+            "dataset": params.dataset.name,
+            "evaluation": params.section("evaluation"),
+        },
         {"manifest": file_digest(paths.manifest)},
     ):
         results = run_probes(
@@ -337,6 +367,7 @@ def cmd_probe(params: Params, args: argparse.Namespace) -> None:
             metrics_path=paths.reports / "probe_metrics.json",
             dvc_stage="probe",
             dynamic_curves=pd.read_parquet(paths.dynamic) if paths.dynamic.is_file() else None,
+            evaluation=params.evaluation,
         )
     for key, metrics in results.items():
         console.print(f"{key} {summary_line(metrics)}")
@@ -354,7 +385,7 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
     with open_stage_run(
         params,
         "systems",
-        {"systems": params.section("systems")},
+        {"systems": params.section("systems"), "evaluation": params.section("evaluation")},
         {"manifest": file_digest(paths.manifest)},
     ):
         metrics = run_systems(
@@ -366,6 +397,7 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
             predictions_root=paths.systems,
             figures_dir=out / "figures",
             seed=params.seed,
+            evaluation=params.evaluation,
         )
         out.mkdir(parents=True, exist_ok=True)
         table = results_table(metrics)  # header only when no system ran
@@ -392,7 +424,7 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
     with open_stage_run(
         params,
         "analyze",
-        {"analysis": params.section("analysis")},
+        {"analysis": params.section("analysis"), "evaluation": params.section("evaluation")},
         {"manifest": file_digest(paths.manifest)},
     ):
         result = run_analysis(
@@ -404,6 +436,7 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
             params=params.analysis,
             seed=params.seed,
             encoders=params.embed.encoders,
+            evaluation=params.evaluation,
         )
         log_to_mlflow(result)
     landing = write_landing(ProjectPaths.reports_root)
@@ -414,6 +447,9 @@ def cmd_analyze(params: Params, args: argparse.Namespace) -> None:
 def cmd_check(params: Params, args: argparse.Namespace) -> None:
     """Validate params.yaml and the paths it names, then exit (says what ``auto`` resolved to)."""
     from emofx.systems.config import SYSTEM_PHASES
+    from emofx.tracking import check_tracking
+
+    check_tracking(params.mlflow.tracking_uri)  # a tracking server must answer within seconds
 
     systems = [p for p in SYSTEM_PHASES if getattr(params.systems, p).enabled]
     console.print(
@@ -460,6 +496,25 @@ def cmd_preset(args: argparse.Namespace) -> None:
     keys = apply_preset(args.name, Path(args.params))
     console.print(f"{args.params}: preset {args.name!r} set {len(keys)} keys: {', '.join(keys)}")
     console.print("next: review `git diff params.yaml`, then `dvc repro`")
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    """Join the open Optuna studies of probe.tune.storage (an RDB URL) as one more worker."""
+    from emofx.errors import EmofxError
+    from emofx.probes.tune_worker import work_on_studies
+    from emofx.tracking import configure
+
+    params = load_params(args.params, check_paths=False)
+    storage = args.storage or params.probe.tune.storage
+    if "://" not in storage:
+        raise EmofxError(
+            f"tune --worker needs an RDB storage URL (probe.tune.storage is {storage})"
+        )
+    configure(params.mlflow.tracking_uri)
+    n = work_on_studies(
+        storage, heartbeat_s=params.probe.tune.heartbeat_s, wait_s=args.wait_s, say=console.print
+    )
+    console.print(f"tune worker {os.getpid()}: finished {n} trials, no open study left")
 
 
 def cmd_data_add(args: argparse.Namespace) -> None:
@@ -535,6 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("name", help="e.g. paper (params/paper.yaml), or a YAML file")
     preset.add_argument("--params", default="params.yaml", help="params file to update")
     preset.set_defaults(tool=cmd_preset)
+    tune = sub.add_parser("tune", help="join the probe stage's Optuna studies from here")
+    tune.add_argument("--worker", action="store_true", required=True, help="run as a worker")
+    tune.add_argument("--params", default="params.yaml", help="for mlflow.* and probe.tune.*")
+    tune.add_argument("--storage", help="study storage URL (default: probe.tune.storage)")
+    tune.add_argument(
+        "--wait-s", type=float, default=60.0, help="exit after this long without an open study"
+    )
+    tune.set_defaults(tool=cmd_tune)
     data = sub.add_parser("data", help="dataset versioning").add_subparsers(
         dest="data_command", required=True
     )
@@ -586,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     from emofx.errors import EmofxError
 
     args = build_parser().parse_args(argv)
+    die_with_dvc()  # killing `dvc repro` ends its stage too
     offline_defaults()
     quiet_libraries()
     try:

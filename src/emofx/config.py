@@ -12,7 +12,7 @@ import math
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -27,6 +27,7 @@ from pydantic import (
 from emofx.analysis.config import AnalysisParams
 from emofx.datasets.config import DatasetParams, dataset_annotations
 from emofx.errors import EmofxError
+from emofx.evaluation.config import EvaluationParams
 from emofx.fx.conditions import condition_ids
 from emofx.fx.config import FxParams
 from emofx.probes.config import ProbeParams, TaskName
@@ -89,6 +90,10 @@ class FrameParams(StrictModel):
     window_s: float = Field(3.0, gt=0)
     hop_s: float = Field(0.5, gt=0)
     conditions: list[str] | None = None
+    dtype: Literal["float16", "float32"] = "float32"
+    layers: Literal["all", "probe"] | list[int | str] = Field(
+        "probe", description="probe: the layer probe.layer names (all for 'best'); or a list"
+    )
 
 
 class EmbedParams(StrictModel):
@@ -96,6 +101,8 @@ class EmbedParams(StrictModel):
 
     encoders: list[str] = Field(default_factory=lambda: ["handcrafted"], min_length=1)
     config_dir: Path = Path("lightning_configs")
+    dtype: Literal["float16", "float32"] = "float32"
+    layers: Literal["all"] | list[int | str] = "all"
     frames: FrameParams = Field(default_factory=FrameParams)
 
     @field_validator("encoders")
@@ -133,6 +140,7 @@ class Params(StrictModel):
     embed: EmbedParams = Field(default_factory=EmbedParams)
     probe: ProbeParams = Field(default_factory=ProbeParams)
     systems: SystemsParams = Field(default_factory=SystemsParams)
+    evaluation: EvaluationParams = Field(default_factory=EvaluationParams)
     analysis: AnalysisParams = Field(default_factory=AnalysisParams)
     mlflow: MlflowParams = Field(default_factory=MlflowParams)
 
@@ -205,6 +213,20 @@ class Params(StrictModel):
         ]
         if "dynamic" in self.probe.tasks and not self.embed.frames.enabled:
             problems.append("probe.tasks: 'dynamic' needs embed.frames.enabled: true")
+        for key, layers in (
+            ("embed.layers", self.embed.layers),
+            ("embed.frames.layers", self.embed.frames.layers),
+        ):
+            if isinstance(layers, list) and self.probe.layer not in ("best", *layers):
+                problems.append(
+                    f"{key}: {layers} does not keep probe.layer {self.probe.layer!r}; add it, "
+                    "or set probe.layer: best (it then chooses among the kept layers)"
+                )
+            elif isinstance(layers, list) and isinstance(self.probe.layer, int):
+                problems.append(
+                    f"probe.layer: {self.probe.layer} is an index, ambiguous when {key} keeps "
+                    "only some layers; name the layer (e.g. layer_12)"
+                )
         missing = [t for t in self.systems.targets if t.removesuffix("_norm") not in have]
         for phase in SYSTEM_PHASES:
             section = getattr(self.systems, phase)

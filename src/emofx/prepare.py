@@ -1,11 +1,11 @@
 """The prepare stage: dataset → manifest + rejected list + prepared-audio cache (+ dynamic curves).
 
 Every kept track is decoded once per working sample rate (in parallel processes: decoding holds the
-GIL) into ``<out_dir>/audio/<sr>/<safe_id>.npy`` (mono float32, trimmed to ``offset_s`` /
-``clip_seconds``), so no later stage decodes compressed audio again. The manifest keeps the source
-file's facts (``duration_s``, ``sample_rate``, ``channels``); the prepared arrays say the rest.
-``dynamic.parquet`` holds the kept tracks' dynamic (2-Hz) curves in long form, native and
-normalised (empty when the dataset has none), so later stages never read the raw dataset.
+GIL) into ``<out_dir>/audio/<sr>/<safe_id>.npy`` (mono 16-bit PCM, 2 bytes per sample, trimmed to
+``offset_s`` / ``clip_seconds``), so no later stage decodes compressed audio again. The manifest
+keeps the source file's facts (``duration_s``, ``sample_rate``, ``channels``); the prepared arrays
+say the rest. ``dynamic.parquet`` holds the kept tracks' dynamic (2-Hz) curves in long form, native
+and normalised (empty when the dataset has none), so later stages never read the raw dataset.
 """
 
 from __future__ import annotations
@@ -62,15 +62,27 @@ def prepared_audio_path(out_dir: str | Path, sample_rate: int, track_id: str) ->
     return Path(out_dir) / "audio" / str(int(sample_rate)) / f"{safe_id(track_id)}.npy"
 
 
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """float audio → int16 ``round(x · 32768)``, clipped: 16-bit sources (x = k/32768, as
+    libsndfile decodes them) round-trip exactly, as does every array :func:`from_pcm16` gives."""
+    return np.clip(np.rint(np.asarray(audio, np.float64) * 32768), -32768, 32767).astype(np.int16)
+
+
+def from_pcm16(pcm: np.ndarray) -> np.ndarray:
+    return (np.asarray(pcm, np.float32) / np.float32(32768)).astype(np.float32)
+
+
 def load_prepared_audio(out_dir: str | Path, sample_rate: int, track_id: str) -> np.ndarray:
-    """The prepared mono float32 audio of ``track_id`` at ``sample_rate``."""
+    """The prepared mono float32 audio of ``track_id`` at ``sample_rate`` (the 16-bit PCM file is
+    memory-mapped; a float32 array, as test fixtures write, is returned as is)."""
     path = prepared_audio_path(out_dir, sample_rate, track_id)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: no prepared audio for track {track_id!r} at {sample_rate} Hz "
             "(run `emofx prepare` with this sample rate)"
         )
-    return np.load(path)
+    audio = np.load(path, mmap_mode="r")
+    return from_pcm16(audio) if audio.dtype == np.int16 else np.array(audio, np.float32)
 
 
 def prepare(
@@ -240,7 +252,7 @@ def _decode_track(
                 return f"digital silence (peak 0): {source.name} is all zeros where kept", None
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp.npy")
-            np.save(tmp, audio)
+            np.save(tmp, to_pcm16(audio))
             os.replace(tmp, target)
     except AudioDecodeError as exc:
         for _, target in targets:

@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-import lightning as L
-
 
 def is_terminal(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stderr
@@ -72,15 +70,3 @@ class ProgressLog:
             file=self.stream,
             flush=True,
         )
-
-
-class PredictProgressLog(L.Callback):
-    """Lightning callback: a :class:`ProgressLog` line per finished predict batch (throttled)."""
-
-    def __init__(self, label: str, total: int, unit: str, interval_s: float = 5.0) -> None:
-        self.lines = ProgressLog(label, total, unit, interval_s)
-        self.done = 0
-
-    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dl_idx=0):
-        self.done += len(batch["track"])  # a batch is a list of (track, condition) pairs
-        self.lines.update(self.done)

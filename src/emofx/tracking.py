@@ -192,7 +192,8 @@ def lineage_tags(
 def is_rank_zero() -> bool:
     """False in the extra processes that Lightning's DDP launcher starts (they re-run the command;
     only rank 0 may open runs, or every stage would be recorded once per process)."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    ranks = ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID")  # RANK: torchrun, other nodes
+    return all(os.environ.get(name, "0") == "0" for name in ranks)
 
 
 @contextmanager

@@ -44,7 +44,9 @@ def _headline(metrics_path: Path) -> str:
         return "metrics.json unreadable"
     clean = metrics.get("clean", {})
     models = ", ".join(f"{e}/{p}" for e in sorted(clean) for p in sorted(clean[e]))
-    return f"{metrics.get('n_tracks', '?')} test tracks; {models or 'no probe scores'}"
+    protocol = metrics.get("evaluation", {}).get("protocol")
+    scored = "out-of-fold" if protocol == "cv" else "test"
+    return f"{metrics.get('n_tracks', '?')} {scored} tracks; {models or 'no probe scores'}"
 
 
 def write_landing(reports_root: Path) -> Path:

@@ -263,13 +263,31 @@ def _read_predictions(path: Path, cond: str, manifest: pd.DataFrame, split: str)
         raise AnalysisInputError(f"{path}: missing column(s) {sorted(missing)}")
     frame["track_id"] = frame["track_id"].astype(str)
     check_rows(frame, path, cond, manifest)
+    if "repeat" in frame:
+        frame = mean_over_repeats(frame)
     if frame["track_id"].duplicated().any():
         raise AnalysisInputError(f"{path}: duplicate track_id rows")
     if "pred_quadrant" in frame and not frame["pred_quadrant"].isin(list(QUADRANT_NAMES)).all():
         bad = frame.loc[~frame["pred_quadrant"].isin(list(QUADRANT_NAMES)), "pred_quadrant"]
         raise AnalysisInputError(f"{path}: pred_quadrant {bad.iloc[0]} is not one of 1-4")
     frame = frame.set_index("track_id")
-    return frame[frame["split"] == split].drop(columns=["split", "condition"], errors="ignore")
+    held = frame["split"] == split
+    if "fold" in frame:  # out of fold (evaluation.protocol cv): every row is held out, none is val
+        held = pd.Series(split == "test", index=frame.index)
+    return frame[held].drop(columns=["split", "condition"], errors="ignore")
+
+
+def mean_over_repeats(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per track from repeated cross-validation: each prediction column averaged over
+    the repeats (every one out of fold), the quadrant the argmax of the mean probabilities;
+    ``fold`` is the first repeat's."""
+    first = frame[frame["repeat"] == frame["repeat"].min()].set_index("track_id")
+    columns = [c for c in frame if c.startswith(("pred_", "prob_")) and c != "pred_quadrant"]
+    means = frame.groupby("track_id", sort=False)[columns].mean()
+    out = first.drop(columns="repeat").assign(**{c: means[c].reindex(first.index) for c in columns})
+    if "pred_quadrant" in out and all(q in out for q in QUADRANT_PROBS):
+        out["pred_quadrant"] = out[list(QUADRANT_PROBS)].to_numpy().argmax(1) + 1
+    return out.reset_index()
 
 
 @dataclass

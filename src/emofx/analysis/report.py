@@ -16,6 +16,7 @@ import pandas as pd
 from emofx.analysis.headline import SMALL_TEST_SET
 from emofx.analysis.loading import CLEAN, QUADRANT_NAMES
 from emofx.analysis.shifts import MAIN_QUANTITIES
+from emofx.analysis.statistics import family_name
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,8 @@ def shift_section(shifts: pd.DataFrame, alpha: float, title: str) -> Section | N
     cells = _in_condition_order(cells.reset_index(), shifts["condition"])
     note = (
         "Mean paired shift of the prediction vs clean [95% CI], Wilcoxon signed-rank test (McNemar "
-        "for shares and rates) with BH across conditions (* = q < alpha), r = matched-pairs "
-        "rank-biserial effect size."
+        f"for shares and rates) with BH over one family, {family_name(shifts)} (* = q < alpha), "
+        "r = matched-pairs rank-biserial effect size."
     )
     return Section(title, _html(cells), note)
 
@@ -175,7 +176,10 @@ def share_section(shifts: pd.DataFrame, share_tests: pd.DataFrame) -> Section | 
         on=["encoder", "probe", "condition"],
         how="left",
     )
-    note = "Share of tracks per predicted quadrant; χ² test of the shares vs clean, BH-adjusted."
+    note = (
+        "Share of tracks per predicted quadrant; χ² test of the shares vs clean, BH over "
+        f"{family_name(tests)}."
+    )
     return Section("Predicted quadrant shares", _html(table), note)
 
 
@@ -215,6 +219,21 @@ def loudness_section(control: pd.DataFrame) -> Section | None:
         "significant shift in the same direction of at least the configured share of the raw one."
     )
     return Section("Loudness control", _html(rows), note)
+
+
+def gain_staging_section(staging: pd.DataFrame) -> Section | None:
+    if staging.empty:
+        return None
+    note = (
+        "Per condition, over the scored tracks: loudness of the gain-staged input (fx.input_level) "
+        "and the change the condition made (LU); non-linear share = energy of the rendered audio "
+        "that the best scalar gain of the input does not explain, relative to the rendered energy "
+        "(least-squares gain; filters, delays and reverbs count as non-gain too). Near 0: for the "
+        "encoder this condition is only a gain."
+    )
+    return Section(
+        "Gain staging: how much of each effect is more than a gain", _html(staging), note
+    )
 
 
 def displacement_section(trajectories: pd.DataFrame) -> Section | None:

@@ -28,8 +28,10 @@ from emofx.analysis.dynamic import DynamicSet, dynamic_metrics, dynamic_table, l
 from emofx.analysis.evaluation_runs import log_evaluation_runs
 from emofx.analysis.figure_io import FigurePair, save_figure, write_plotly_js
 from emofx.analysis.findings import paper_findings
+from emofx.analysis.gain_staging import gain_staging_table
 from emofx.analysis.headline import findings_table
 from emofx.analysis.loading import (
+    CLEAN,
     AnalysisInputError,
     ConditionInfo,
     condition_files,
@@ -40,17 +42,22 @@ from emofx.analysis.loading import (
     load_prediction_set,
 )
 from emofx.analysis.loudness_control import loudness_changes, loudness_control_table
-from emofx.analysis.performance import performance_table
+from emofx.analysis.performance import fold_table, performance_table
 from emofx.analysis.projection import project_store
 from emofx.analysis.selection import select_probes, validation_scores
 from emofx.analysis.shifts import (
     MAIN_QUANTITIES,
+    chain_tests,
+    correct_chain_tests,
+    correct_share_tests,
+    correct_shifts,
     dose_response_table,
     magnitude_table,
     share_tests,
     shift_table,
 )
 from emofx.analysis.summary import flat_numbers, fx_impact_table, headline_metrics
+from emofx.evaluation.config import EvaluationParams
 from emofx.tracking import log_artifact_once
 
 
@@ -63,12 +70,15 @@ class Tables:
     dose_response: pd.DataFrame
     quadrant_share_tests: pd.DataFrame
     shift_size: pd.DataFrame
+    chains_vs_single: pd.DataFrame
     loudness_control: pd.DataFrame
+    gain_staging: pd.DataFrame
     displacement: pd.DataFrame
     trajectories: pd.DataFrame
     projection: pd.DataFrame
     validation: pd.DataFrame
     selected_probes: pd.DataFrame
+    folds: pd.DataFrame  # clean score per fold (cross-validation only)
 
 
 def run_analysis(
@@ -81,6 +91,7 @@ def run_analysis(
     params: AnalysisParams,
     seed: int,
     encoders: Sequence[str],
+    evaluation: EvaluationParams | None = None,
 ) -> dict:
     """Run every analysis and write the report; returns ``{"metrics", "artifacts", "findings"}``.
 
@@ -89,7 +100,8 @@ def run_analysis(
     the seed report's systems) are analysed together, and so are their dynamic (2 Hz)
     predictions (``<encoder>/<probe>/dynamic/``) when there are any. Only ``encoders``
     (``embed.encoders``) are read from the embeddings and the first prediction root: both are
-    persisted, so a dropped encoder's files stay there.
+    persisted, so a dropped encoder's files stay there. ``evaluation`` resolves like the probe
+    stage's; under ``cv`` every track is scored on its out-of-fold predictions.
     """
     out_dir = Path(out_dir)
     conditions = load_conditions(conditions_path)
@@ -103,7 +115,16 @@ def run_analysis(
     ]
     dsets = load_dynamic_sets(roots, manifest, conditions, params.split, encoders)
     stores = load_embedding_stores(embeddings_root, conditions, encoders)
+    protocol = (evaluation or EvaluationParams(protocol="split")).resolve(len(manifest))
     scored = manifest.index[manifest["split"] == params.split]
+    if protocol == "cv":
+        scored = manifest.index
+        stale = [f"{p.encoder}/{p.probe}" for p in psets if "fold" not in p.frames[CLEAN]]
+        if stale:
+            raise AnalysisInputError(
+                f"evaluation.protocol resolves to cv but {stale[0]} has no out-of-fold "
+                "predictions (no 'fold' column): rerun the probe and systems stages"
+            )
     store_tracks = {s.encoder: scored.intersection(s.track_ids, sort=False) for s in stores}
     for encoder, ids in store_tracks.items():
         if len(ids) < 2:
@@ -112,8 +133,10 @@ def run_analysis(
             )
 
     performance = _concat(performance_table(p, manifest, params, seed) for p in psets)
-    shifts = _concat(shift_table(p, params, seed) for p in psets)
-    shares = _concat(share_tests(p, conditions) for p in psets)
+    # each table is one multiple-testing family: BH again over the concatenated table
+    shifts = correct_shifts(_concat(shift_table(p, params, seed) for p in psets))
+    shares = correct_share_tests(_concat(share_tests(p, conditions) for p in psets))
+    chains = correct_chain_tests(_concat(chain_tests(p, conditions) for p in psets))
     magnitudes = _concat(magnitude_table(p, conditions, params, seed) for p in psets)
     displacement = _concat(
         displacement_table(s, store_tracks[s.encoder], params, seed) for s in stores
@@ -129,9 +152,11 @@ def run_analysis(
         dose_response=_concat(dose_response_table(p, conditions, params, seed) for p in psets),
         quadrant_share_tests=shares,
         shift_size=magnitudes,
+        chains_vs_single=chains,
         loudness_control=loudness_control_table(
             shifts, conditions, loudness_changes(stores, scored), params
         ),
+        gain_staging=gain_staging_table(stores, scored, list(conditions)),
         displacement=displacement,
         trajectories=_concat(
             trajectory_table(s, conditions, store_tracks[s.encoder], params, seed) for s in stores
@@ -141,14 +166,17 @@ def run_analysis(
         ),
         validation=scores,
         selected_probes=selected,
+        folds=_concat(fold_table(p, manifest, params) for p in psets),
     )
-    findings = paper_findings(shifts, shares, magnitudes, conditions, params)
+    findings = paper_findings(shifts, shares, chains, conditions, params)
 
     artifacts = [
         _write_csv(getattr(tables, f.name), out_dir / "tables" / f"{f.name}.csv")
         for f in fields(tables)
     ]
-    impact = fx_impact_table(performance, shifts, magnitudes, displacement, conditions)
+    impact = fx_impact_table(
+        performance, shifts, magnitudes, displacement, tables.gain_staging, conditions
+    )
     artifacts.append(_write_csv(impact, out_dir / "fx_impact.csv"))
     artifacts.append(write_plotly_js(out_dir))
     dynamic = _concat(dynamic_table(d, params, seed) for d in dsets)
@@ -168,6 +196,9 @@ def run_analysis(
     metrics = headline_metrics(performance, shifts, selected, findings, systems, n_tracks)
     if len(dynamic):
         metrics["dynamic"] = dynamic_metrics(dynamic)
+    metrics["evaluation"] = {"protocol": protocol} | (
+        {"folds": evaluation.folds, "repeats": evaluation.repeats} if protocol == "cv" else {}
+    )
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     artifacts.append(metrics_path)
@@ -180,8 +211,9 @@ def run_analysis(
         sections.append(report.Section("Detail figures", "", note, tuple(detail_entries)))
     summary = report.RunSummary(
         dataset=_dataset_name(manifest, Path(manifest_path)),
-        split=params.split,
+        split="out-of-fold" if protocol == "cv" else params.split,
         n_tracks=n_tracks,
+        protocol=report.protocol_line(protocol, evaluation, tables.folds, selected),
         encoders=sorted(
             {p.encoder for p in [*psets, *dsets] if (p.encoder, p.probe) not in systems}
             | {s.encoder for s in stores}
@@ -343,6 +375,7 @@ def report_sections(
         report.share_section(tables.shifts, tables.quadrant_share_tests),
         report.effect_test_section(tables.dose_response, tables.quadrant_share_tests),
         report.loudness_section(tables.loudness_control),
+        report.gain_staging_section(tables.gain_staging),
         report.displacement_section(tables.trajectories),
     )
     return [s for s in parts if s is not None]

@@ -96,6 +96,9 @@ class RenderedPairs(Dataset):
             "condition": torch.tensor([c for _, c in spec.pairs]),
             "lufs_in": torch.tensor([r.loudness_in_lufs for r in rendered], dtype=torch.float64),
             "lufs_out": torch.tensor([r.loudness_out_lufs for r in rendered], dtype=torch.float64),
+            "nonlinear_share": torch.tensor(
+                [r.nonlinear_share for r in rendered], dtype=torch.float64
+            ),
             "shard": spec.shard,
             "last_in_shard": spec.last_in_shard,
         }

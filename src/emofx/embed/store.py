@@ -3,7 +3,8 @@
 ``<root>/<condition>.npy``  ``[n_tracks, n_layers, max_dim]`` in ``index.parquet`` order, float32
                             or float16 (``meta.json`` ``dtype``), the layers of :class:`StoreFormat`
 ``<root>/index.parquet``    ``track_id``, ``split``
-``<root>/loudness.parquet`` ``track_id``, ``condition``, ``lufs_in``, ``lufs_out`` per rendered item
+``<root>/loudness.parquet`` ``track_id``, ``condition``, ``lufs_in``, ``lufs_out``,
+                            ``nonlinear_share`` (:mod:`emofx.fx.levels`) per rendered item
 ``<root>/meta.json``        encoder description, conditions, inputs hash
 ``<root>/.partial/``        shards of finished tracks while extraction runs (resume point)
 ``<root>/frames/``          optional frame-level store (same files; one index row per frame with
@@ -216,6 +217,7 @@ class EmbeddingStore:
                     "condition": np.asarray(condition_ids)[joined["condition"]],
                     "lufs_in": joined["lufs_in"],
                     "lufs_out": joined["lufs_out"],
+                    "nonlinear_share": joined["nonlinear_share"],
                 }
             ).sort_values(["condition", "track_id"], kind="stable")
             atomic_write(self.root / LOUDNESS, lambda tmp: loud.to_parquet(tmp, index=False))

@@ -144,6 +144,9 @@ class TuneParams(StrictModel):
     pruner: Literal["median", "hyperband", "none"] = "median"
     n_startup_trials: int = Field(5, ge=0, description="trials before pruning starts")
     n_warmup_steps: int = Field(10, ge=0, description="epochs / boosting rounds never pruned")
+    heartbeat_s: int = Field(
+        10, gt=0, description="RDB storage: trial heartbeat; silent 3x this → failed, re-queued"
+    )
 
 
 class ProbeParams(StrictModel):

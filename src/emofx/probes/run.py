@@ -28,13 +28,21 @@ from mlflow.data.meta_dataset import MetaDataset
 from emofx.embed.store import EmbeddingStore, atomic_write
 from emofx.evaluation.config import EvaluationParams
 from emofx.evaluation.folds import cv_folds
+from emofx.locks import exclusive_output
 from emofx.probes.classical import CLASSICAL
 from emofx.probes.config import ProbeParams
 from emofx.probes.fit import FittedProbe, LayerChoice, fit_probe, load_features
 from emofx.probes.lineage import StageHashes, dvc_stage_hashes, embeddings_dataset
 from emofx.probes.metrics import score_split, selection_metric
 from emofx.probes.mlp import MlpConfig
-from emofx.probes.registry import REASON_TAG, Selection, log_model, register, registered_name
+from emofx.probes.registry import (
+    REASON_TAG,
+    Selection,
+    deferred_champion_moves,
+    log_model,
+    register,
+    registered_name,
+)
 from emofx.probes.sweep import best_layer, fixed_layer, plot_sweep, sweep_layers
 from emofx.probes.tasks import (
     SPLITS,
@@ -61,6 +69,8 @@ class EncoderContext:
         return "weighted" if layer == "weighted" else self.store.meta()["layer_names"][layer]
 
 
+@exclusive_output("predictions_root", "probe", clear_on_error=True)
+@deferred_champion_moves()  # champions move once every prediction is written
 def run_probes(
     params: ProbeParams,
     manifest: pd.DataFrame,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from emofx.evaluation.config import EvaluationParams
 from emofx.evaluation.folds import cv_folds
+from emofx.locks import exclusive_output
 from emofx.systems.config import SYSTEM_PHASES, SystemsParams
 from emofx.systems.emotion_mlp import run_phase3
 from emofx.systems.phase1 import run_phase1
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 TABLE_METRICS = ("r2", "rmse", "mae")
 
 
+@exclusive_output("predictions_root", "systems", clear_on_error=True)
 def run_systems(
     params: SystemsParams,
     *,
