@@ -128,3 +128,13 @@ def test_without_quadrants_folds_are_stratified_by_the_strongest_label():
 def test_too_few_groups_for_the_folds_is_one_clear_error():
     with pytest.raises(FoldError, match="5 folds need at least 5 groups .songs., got 4"):
         cv_folds(manifest(12), EvaluationParams(protocol="cv"), seed=0)
+
+
+def test_a_dataset_whose_strata_are_all_smaller_than_a_fold_gets_group_folds():
+    """Regression: 12 tracks in 4 quadrants (3 each) raised sklearn's 'n_splits=5 cannot be greater
+    than the number of members in each class' from the probe stage."""
+    tiny = manifest(12).assign(group_id=[f"song{i}" for i in range(12)])
+    tiny["quadrant"] = pd.array(np.repeat([1, 2, 3, 4], 3), dtype="Int64")
+    folds = cv_folds(tiny, EvaluationParams(protocol="cv"), seed=0)
+    held = fold_columns(folds, tiny["track_id"].to_numpy(), 0)
+    assert sorted(np.bincount(held)) == [2, 2, 2, 3, 3]

@@ -63,8 +63,11 @@ def test_dvc_exp_run_sets_the_ridge_alpha(tmp_path):
     assert "Ran experiment" in proc.stdout + proc.stderr
     client = MlflowClient(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
     (experiment,) = [e for e in client.search_experiments() if e.name.startswith("emofx-")]
-    (fit,) = client.search_runs(
-        [experiment.experiment_id], "attributes.run_name = 'handcrafted/ridge/regression'"
+    # 24 tracks: cross-validated, one fit per fold (run handcrafted/ridge/regression/<fold>)
+    fits = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name LIKE 'handcrafted/ridge/regression/%'"
     )
-    assert float(fit.data.params["ridge_alpha"]) == 30.0
-    assert fit.data.tags["dvc.exp_name"]
+    assert len(fits) == 5
+    for fit in fits:
+        assert float(fit.data.params["ridge_alpha"]) == 30.0
+        assert fit.data.tags["dvc.exp_name"]

@@ -103,7 +103,10 @@ def test_every_encoder_runs_through_the_whole_pipeline(project, name):
             root / "data/predictions/synth" / name / "ridge" / f"{condition}.parquet"
         )
         assert len(predictions) == N_TRACKS and predictions["condition"].eq(condition).all()
-    assert not np.allclose(store.load("clean"), store.load("gain@9"))
+    # an audible change moves the embedding: the EQ where it renders (MERT normalises each window
+    # to zero mean and unit variance, as its feature extractor does, so a pure gain is invisible)
+    changed = "gain@9" if rate == 16_000 else "eq@9"
+    assert not np.allclose(store.load("clean"), store.load(changed))
     assert name in (root / "reports/synth/index.html").read_text()
     assert name in json.dumps(json.loads((root / "reports/synth/metrics.json").read_text()))
 

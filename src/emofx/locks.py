@@ -1,15 +1,18 @@
 """One writer per output store: a second ``emofx embed`` (or probe, systems) on the same folder
 fails at once, naming the process that holds it, instead of corrupting its shards.
 
-The lock is an ``flock`` on a file in the temp folder named after the store's resolved path, not
-a file inside the store: the stores are DVC outputs and dependencies, and a lock file there would
-change their hashes. The kernel releases it when the holder dies, even on ``kill -9``. A plain
-``fcntl`` lock rather than ``filelock``: filelock truncates the file when it tries the lock, which
-would erase the holder's pid that the error message reports.
+The lock is a POSIX record lock (``lockf``) on a file in the temp folder named after the store's
+resolved path, not a file inside the store: the stores are DVC outputs and dependencies, and a lock
+file there would change their hashes. The kernel releases it when the holder dies, even on
+``kill -9``; unlike ``flock`` it belongs to the process, so DataLoader workers forked while it is
+held do not keep it alive after their parent is killed. A plain ``fcntl`` lock rather than
+``filelock``: filelock truncates the file when it tries the lock, which would erase the holder's
+pid that the error message reports.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import hashlib
@@ -49,8 +52,10 @@ def exclusive(target: str | Path, stage: str, *, wait: bool = False) -> Iterator
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise AlreadyRunningError(
                 f"emofx {stage} is already running on {target} (pid {holder}): wait for it "
