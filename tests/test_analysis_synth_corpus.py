@@ -23,7 +23,7 @@ STAGES = ("synth", "rates", "prepare", "conditions", "embed", "probe", "analyze"
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
+def all_reports(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth_corpus")
     params = tiny_params(
         **{
@@ -39,11 +39,21 @@ def reports(tmp_path_factory):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(REPO / "lightning_configs", root / "lightning_configs")
     for stage in STAGES:
+        run(["emofx", stage], root)  # 160 tracks: cross-validated (evaluation.protocol auto)
+    shutil.copytree(root / "reports" / "synth", root / "cv")
+    params["evaluation"]["protocol"] = "split"  # the same embeddings, one fixed split
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("probe", "analyze"):
         run(["emofx", stage], root)
-    return root / "reports" / "synth"
+    return {"cv": root / "cv", "split": root / "reports" / "synth"}
 
 
-def test_gain_shifts_arousal_and_loudness_matching_removes_it(reports):
+@pytest.mark.parametrize("protocol", ["cv", "split"])
+def test_gain_shifts_arousal_and_loudness_matching_removes_it(all_reports, protocol):
+    """The planted loudness cue is recovered under both protocols (cv: every track, out of fold)."""
+    reports = all_reports[protocol]
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert metrics["evaluation"]["protocol"] == protocol
     shifts = pd.read_csv(reports / "tables" / "shifts.csv")
     arousal = shifts[shifts["quantity"] == "arousal"].set_index("condition")
     raw, matched = arousal.loc["gain@8"], arousal.loc["gain@8+lufs"]
@@ -54,7 +64,6 @@ def test_gain_shifts_arousal_and_loudness_matching_removes_it(reports):
     row = control[control["quantity"] == "arousal"].iloc[0]
     assert (row["raw"], row["matched"], row["verdict"]) == ("gain@8", "gain@8+lufs", "removed")
     assert row["lufs_change_raw"] > 6 and abs(row["lufs_change_matched"]) < 0.5
-    metrics = json.loads((reports / "metrics.json").read_text())
     largest = metrics["largest_shift"]["handcrafted"]["xgboost"]["arousal"]
     assert largest["condition"] == "gain@8"
     assert largest["shift"] == pytest.approx(raw["shift"], abs=1e-4)
