@@ -1,7 +1,8 @@
 """Run one embedding job in its own process (used for the SIGKILL and DDP tests).
 
 usage: python -m tests.embed_job CONFIG PREPARED_DIR MANIFEST OUT_DIR [--slow]
-``--slow`` sleeps after each shard so a test can kill the job between shards.
+Prints ``wrote shard N`` after each shard it writes; ``--slow`` then sleeps 1 s so a test can kill
+the job between shards.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from tests.embed_fixtures import CONDITION_IDS
 
 def main() -> None:
     config, prepared, manifest, out = sys.argv[1:5]
-    if "--slow" in sys.argv:
-        write = runner.EmbeddingStore.write_shard
+    write = runner.EmbeddingStore.write_shard
+    slow = "--slow" in sys.argv
 
-        def slow_write(self, shard, arrays):
-            write(self, shard, arrays)
+    def logged_write(self, shard, arrays):
+        write(self, shard, arrays)
+        print(f"wrote shard {shard}", flush=True)
+        if slow:
             time.sleep(1.0)
 
-        runner.EmbeddingStore.write_shard = slow_write
+    runner.EmbeddingStore.write_shard = logged_write
     embed_dataset(
         EncoderConfig.from_yaml(config),
         pd.read_parquet(manifest),

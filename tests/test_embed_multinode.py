@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -27,49 +26,19 @@ from tests.pipeline_repo import REPO
 
 pytestmark = pytest.mark.slow
 
-#: one node's process: the embed job, printing each shard it writes; SLOW s after each shard
-NODE = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    import pandas as pd
-    from emofx.embed import runner
-    from emofx.fx.conditions import resolve_condition
-    from tests.embed_fixtures import CONDITION_IDS
 
-    config, prepared, manifest, out, slow = sys.argv[1:6]
-    write = runner.EmbeddingStore.write_shard
-
-    def logged_write(self, shard, arrays):
-        write(self, shard, arrays)
-        print(f"wrote shard {shard}", flush=True)
-        time.sleep(float(slow))
-
-    runner.EmbeddingStore.write_shard = logged_write
-    runner.embed_dataset(
-        runner.EncoderConfig.from_yaml(config),
-        pd.read_parquet(manifest),
-        Path(prepared),
-        [resolve_condition(c) for c in CONDITION_IDS],
-        Path(out),
-        seed=7,
-        data_hash="fixture",
-        progress=False,
-    )
-    """
-)
-
-
-def start_nodes(tmp_path, out, slow: float) -> list[subprocess.Popen]:
+def start_nodes(tmp_path, out, slow: bool) -> list[subprocess.Popen]:
+    """Both nodes' jobs (tests.embed_job prints each shard it writes; slow: 1 s after each)."""
     port = str(free_port())
     procs = []
     for rank in (0, 1):
         env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
         env |= {"NODE_RANK": str(rank), "WORLD_SIZE": "2", "PL_TORCH_DISTRIBUTED_BACKEND": "gloo"}
-        args = ["enc.yaml", "prepared", "manifest.parquet", str(out), str(slow)]
+        args = [str(tmp_path / a) for a in ("enc.yaml", "prepared", "manifest.parquet")]
+        args += [str(out), *(["--slow"] if slow else [])]
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", NODE, *[str(tmp_path / a) for a in args[:3]], *args[3:]],
+                [sys.executable, "-m", "tests.embed_job", *args],
                 cwd=REPO,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -99,7 +68,7 @@ def test_two_nodes_resume_after_one_dies_and_match_one_process(tmp_path):
     write_encoder_config(tmp_path / "enc.yaml", trainer, shard_tracks=1, batch_size=2)
 
     store = EmbeddingStore(tmp_path / "two")
-    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=1.0)
+    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not store.done_shards() & {1, 3, 5}:  # node 1's
         assert node1.poll() is None, node1.stdout.read()
@@ -111,7 +80,7 @@ def test_two_nodes_resume_after_one_dies_and_match_one_process(tmp_path):
     before = store.done_shards()
     assert before and len(before) < 6 and not (tmp_path / "two" / "meta.json").exists()
 
-    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=0)
+    node0, node1 = start_nodes(tmp_path, tmp_path / "two", slow=False)
     outs = [node.communicate(timeout=180)[0] for node in (node0, node1)]
     assert [node0.returncode, node1.returncode] == [0, 0], outs
     rerun = written(outs[0]) | written(outs[1])
