@@ -191,11 +191,17 @@ STAGE_CMD = (
 )
 
 
-def test_killing_dvc_repro_ends_its_stage(tmp_path):
+@pytest.mark.parametrize("shell", [None, "/bin/bash"], ids=["no-SHELL-dash", "bash"])
+def test_killing_dvc_repro_ends_its_stage(tmp_path, shell):
+    """Without ``$SHELL`` (CI) DVC runs the stage through ``/bin/sh``; dash stays the stage's
+    parent and outlives a killed DVC, so the kernel's parent-death signal alone is not enough."""
     run(["git", "init", "-q"], tmp_path)
     run(["dvc", "init", "-q"], tmp_path)
     (tmp_path / "dvc.yaml").write_text(f"stages:\n  sleepy:\n    cmd: {STAGE_CMD}\n")
-    dvc = subprocess.Popen(["dvc", "repro"], cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL)
+    stage_env = {k: v for k, v in env().items() if k != "SHELL"}
+    if shell:
+        stage_env["SHELL"] = shell
+    dvc = subprocess.Popen(["dvc", "repro"], cwd=tmp_path, env=stage_env, stdout=subprocess.DEVNULL)
     wait_for(lambda: (tmp_path / "stage.pid").is_file() and (tmp_path / "stage.pid").read_text())
     stage = psutil.Process(int((tmp_path / "stage.pid").read_text()))
     dvc.send_signal(signal.SIGKILL)

@@ -6,18 +6,34 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+
+import psutil
 
 #: set by DVC for every stage command (dvc/env.py); a user's own run never has it
 DVC_STAGE_ENV = "DVC_STAGE"
 PR_SET_PDEATHSIG = 1
+#: shells DVC may run a stage through; dash (``/bin/sh`` when ``$SHELL`` is unset, as in CI)
+#: keeps running as the parent instead of exec-ing the command
+SHELLS = frozenset({"sh", "dash", "bash", "zsh", "fish", "ksh"})
+WATCH_INTERVAL_S = 0.5
 
 
 def die_with_dvc() -> bool:
-    """Under DVC, end when the process that started this one (dvc, or the shell dvc started)
-    ends; True when armed. A run the user started (``nohup emofx …``) is never touched."""
+    """Under DVC, end when ``dvc repro`` ends, even on ``kill -9``; True when armed. A run the
+    user started (``nohup emofx …``) is never touched.
+
+    The direct parent is tied by the kernel (:func:`die_with_parent`). When that parent is the
+    shell DVC ran the command through, it outlives a killed DVC, so a daemon thread also watches
+    the first ancestor that is not a shell (DVC itself)."""
     if DVC_STAGE_ENV not in os.environ:
         return False
-    return die_with_parent(os.getppid())
+    armed = die_with_parent(os.getppid())
+    owner = _first_non_shell_ancestor()
+    if owner is not None and owner.pid != os.getppid():
+        threading.Thread(target=_kill_self_when_gone, args=(owner,), daemon=True).start()
+        armed = True
+    return armed
 
 
 def die_with_parent(parent_pid: int) -> bool:
@@ -31,3 +47,27 @@ def die_with_parent(parent_pid: int) -> bool:
     if os.getppid() != parent_pid:  # the parent died before the request was in place
         os.kill(os.getpid(), signal.SIGKILL)
     return True
+
+
+def _first_non_shell_ancestor() -> psutil.Process | None:
+    try:
+        for ancestor in psutil.Process().parents():
+            if ancestor.name() not in SHELLS:
+                return ancestor
+    except psutil.Error:
+        return None
+    return None
+
+
+def _kill_self_when_gone(owner: psutil.Process) -> None:
+    """``is_running`` compares the start time too, so a recycled pid is not mistaken for DVC."""
+    while _alive(owner):
+        threading.Event().wait(WATCH_INTERVAL_S)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
