@@ -31,7 +31,7 @@ from transformers import (
 )
 
 import emofx.encoders.qwen2_audio as qwen2_audio_module
-from emofx.encoders.clap import ClapCheckpointError, ClapEncoder
+from emofx.encoders.clap import ClapCheckpointError, ClapEncoder, ClapFrontEnd
 from emofx.encoders.hf_loading import ModelNotAvailableError
 from emofx.encoders.mert import MertCheckpointError, MertEncoder
 from emofx.encoders.qwen2_audio import Qwen2AudioCheckpointError, Qwen2AudioEncoder
@@ -220,6 +220,17 @@ def test_clap_matches_reference_forward(tiny_clap):
     for out, exp in zip(outputs, expected, strict=True):
         torch.testing.assert_close(out, exp, atol=ATOL, rtol=0)
     torch.testing.assert_close(outputs[-1].norm(dim=-1), torch.ones(3))
+
+
+@pytest.mark.parametrize("padding", ["repeatpad", "repeat", "pad"])
+@pytest.mark.parametrize("seconds", [2.0, 0.625])
+def test_clap_torch_front_end_is_its_feature_extractor(tiny_clap, padding, seconds):
+    """One batched STFT on the model's device gives the extractor's numpy log-mel (dB)."""
+    extractor = ClapFeatureExtractor.from_pretrained(tiny_clap[0], padding=padding)
+    windows = torch.randn(3, int(48_000 * seconds)) * 0.2
+    got = ClapFrontEnd(extractor)(windows)
+    expected = extractor(list(windows.numpy()), sampling_rate=48_000, return_tensors="pt")
+    torch.testing.assert_close(got, expected["input_features"], atol=2e-3, rtol=0)
 
 
 def test_clap_short_clip_is_repeat_padded_by_its_feature_extractor(tiny_clap):

@@ -4,7 +4,9 @@ Only the audio half of the checkpoint is materialised (``ClapAudioModelWithProje
 tower's tensors are skipped. Windows are exactly the feature extractor's ``max_length_s`` (10 s)
 or shorter, so its random crop (``rand_trunc`` on longer input) never fires; a clip shorter than a
 window reaches the extractor at its real length and is padded by the extractor's own rule
-(``repeatpad``: tiled, then zero-padded, as in training). The working rate is the extractor's
+(``repeatpad``: tiled, then zero-padded, as in training). :class:`ClapFrontEnd` computes that
+extractor's log-mel (Slaney filterbank, dB) in torch on the model's device, one batched STFT
+instead of a numpy spectrogram per window. The working rate is the extractor's
 ``sampling_rate`` (48 kHz). Fused checkpoints (``enable_fusion``) are refused: their feature
 extractor marks a random item of each batch as "longer", which would leak randomness in.
 
@@ -21,10 +23,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from transformers import ClapAudioModelWithProjection, ClapConfig, ClapFeatureExtractor
 
 from emofx.encoders.base import Encoder, Pooling
 from emofx.encoders.hf_loading import preprocessor_sampling_rate, resolve_model_dir
+from emofx.encoders.melspec import MelScale, Spectrogram, float32_features, power_to_db
 from emofx.errors import EmofxError
 
 
@@ -64,6 +68,34 @@ def load_clap_audio(
     return audio.eval().requires_grad_(False), extractor
 
 
+class ClapFrontEnd(nn.Module):
+    """``ClapFeatureExtractor`` without fusion, in torch: ``[batch, samples]`` windows of one
+    length → ``input_features`` ``[batch, 1, frames, n_mels]``. Shorter windows are padded by
+    the extractor's rule (``repeatpad``: tiled whole, then zeros; ``repeat``: tiled and cut;
+    else zeros); the filterbank is the extractor's own ``mel_filters_slaney``."""
+
+    def __init__(self, extractor: ClapFeatureExtractor) -> None:
+        super().__init__()
+        self.max_length = extractor.nb_max_samples
+        self.padding = extractor.padding
+        self.spectrogram = Spectrogram(extractor.fft_window_size, extractor.hop_length)
+        self.mel = MelScale(torch.from_numpy(extractor.mel_filters_slaney).float())
+
+    def pad(self, windows: torch.Tensor) -> torch.Tensor:
+        n = windows.shape[-1]
+        if n >= self.max_length:
+            return windows
+        if self.padding == "repeat":
+            windows = windows.repeat(1, self.max_length // n + 1)[:, : self.max_length]
+        elif self.padding == "repeatpad":
+            windows = windows.repeat(1, self.max_length // n)
+        return F.pad(windows, (0, self.max_length - windows.shape[-1]))
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        log_mel = power_to_db(self.mel(self.spectrogram(self.pad(windows.float()))))
+        return log_mel.transpose(-1, -2).unsqueeze(1)
+
+
 class ClapEncoder(Encoder):
     """CLAP audio-tower stages, pooled embedding and projected embedding per 10-s window."""
 
@@ -91,7 +123,8 @@ class ClapEncoder(Encoder):
         super().__init__(window_s, hop_s, pooling, window_batch_size)
         self.source = model
         self.revision = revision
-        self.model, self.extractor = audio, extractor
+        self.model = audio
+        self.frontend = ClapFrontEnd(extractor)
         self.sample_rate = extractor.sampling_rate
 
     @classmethod
@@ -117,16 +150,12 @@ class ClapEncoder(Encoder):
         return {**super().describe(), "model": self.source, "revision": self.revision}
 
     def encode_windows(self, windows: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """A clip shorter than the window goes to the feature extractor at its real length, which
-        pads it its own way (``repeatpad`` for the LAION checkpoints, as in training)."""
-        features = self.extractor(
-            [w.float().cpu().numpy() for w in windows],
-            sampling_rate=self.sample_rate,
-            truncation="rand_trunc",  # never crops: windows are at most max_length_s long
-            return_tensors="pt",
-        )["input_features"]
+        """A clip shorter than the window is padded its checkpoint's way (``repeatpad`` for the
+        LAION checkpoints, as in training), never cropped: windows are at most max_length_s."""
+        with float32_features(self.device):
+            features = self.frontend(torch.stack(list(windows)).to(self.device))
         out = self.model.audio_model(
-            input_features=features.to(self.device, self.model.dtype),
+            input_features=features.to(self.model.dtype),
             output_hidden_states=True,
             output_hidden_states_before_downsampling=True,
         )

@@ -36,6 +36,12 @@ def power_to_db(power: torch.Tensor, amin: float = AMIN) -> torch.Tensor:
     return 10.0 * torch.log10(torch.clamp(power, min=amin))
 
 
+def float32_features(device: torch.device) -> torch.autocast:
+    """A log-mel front end running in torch on ``device``: keep it float32 under autocast
+    (bf16-mixed), whose matmuls would otherwise round the mel filterbank to bf16."""
+    return torch.autocast(device.type, enabled=False)
+
+
 class Spectrogram(nn.Module):
     """Power spectrogram ``[..., samples]`` → ``[..., n_fft // 2 + 1, frames]`` (centred frames)."""
 
@@ -51,7 +57,7 @@ class Spectrogram(nn.Module):
             waveform.reshape(-1, waveform.shape[-1]),
             n_fft=self.n_fft,
             hop_length=self.hop_length,
-            window=self.window,
+            window=self.window.to(waveform.dtype),  # bf16-true casts buffers too
             center=True,
             pad_mode="reflect",
             return_complex=True,
@@ -68,7 +74,7 @@ class MelScale(nn.Module):
         self.register_buffer("fb", fb)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        return torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)
+        return torch.matmul(spec.transpose(-1, -2), self.fb.to(spec.dtype)).transpose(-1, -2)
 
 
 class MelSpectrogram(nn.Module):

@@ -44,6 +44,7 @@ from emofx.encoders.hf_loading import (
     resolve_file,
     resolve_snapshot,
 )
+from emofx.encoders.melspec import float32_features
 from emofx.errors import EmofxError
 
 AUDIO_PREFIX = "audio_tower."
@@ -235,12 +236,6 @@ class Qwen2AudioEncoder(Encoder):
             "attention_mask"
         ].bool()
         return _masked_mean(hidden, audio_tokens.float())
-
-
-def float32_features(device: torch.device) -> torch.autocast:
-    """The Whisper log-mel runs in torch on ``device``: keep it float32 under autocast
-    (bf16-mixed), whose matmuls would otherwise round the mel filterbank to bf16."""
-    return torch.autocast(device.type, enabled=False)
 
 
 def _masked_mean(states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
