@@ -136,16 +136,19 @@ def test_a_float16_store_scores_like_float32(project):
     x16 = x32.astype(np.float16).astype(np.float32)  # what an embed.dtype float16 store holds
     assert np.all(np.abs(x16 - x32) <= 2.0**-11 * np.abs(x32) + 2.0**-25)
     test = data.mask("test")
-    # ridge (smooth in x) within 0.005 test R²; XGBoost's histogram bins and early stopping turn
-    # the rounding into other trees: 0.009–0.012 valence R² on these 32 test tracks, measured on
-    # two versions of the corpus (docs/scaling.md)
-    for probe, tolerance in (("ridge", 0.005), ("xgboost", 0.03)):
-        scores = [
-            score_split(data, "test", fit_probe(probe, data, x, ProbeParams(), 0).predict(x[test]))
-            for x in (x32, x16)
-        ]
-        for key in ("test/r2_valence", "test/r2_arousal"):
-            assert abs(scores[0][key] - scores[1][key]) <= tolerance, (probe, key, scores)
+
+    def scores(probe: str, x: np.ndarray, seed: int = 0) -> np.ndarray:
+        pred = fit_probe(probe, data, x, ProbeParams(), seed).predict(x[test])
+        fitted = score_split(data, "test", pred)
+        return np.array([fitted["test/r2_valence"], fitted["test/r2_arousal"]])
+
+    # ridge is smooth in x: within the 0.005 test R²
+    assert np.abs(scores("ridge", x16) - scores("ridge", x32)).max() <= 0.005
+    # XGBoost (subsample, colsample 0.8) turns any change into other trees: its score moves by
+    # 0.003-0.015 R² under float16, less than it moves between seeds on float32 (docs/scaling.md)
+    seeds = np.array([scores("xgboost", x32, seed) for seed in range(5)])
+    shift = np.abs(scores("xgboost", x16) - seeds[0])
+    assert np.all(shift <= seeds.std(0, ddof=1)), (shift, seeds)
 
 
 def test_faster_tempo_gives_higher_arousal_labels_and_predictions(project):
