@@ -8,7 +8,8 @@
    which its one-feature-pass override replaces.
 2. Stage level, through ``embed_dataset`` with rendering (synthetic 30-s clips, 3 conditions): the
    embed wall time with frames on ÷ frames off (target ≤ 1.15 for handcrafted), and frames on ÷
-   the frame store alone (target ≤ 1.0 for Musicnn: the pooled store costs no extra encoder call).
+   the frame store alone (target ≤ 1.0 for Musicnn: the pooled store costs no extra encoder call),
+   medians of ``--repeats`` interleaved runs, and the windows the encoder saw in each.
 Encoders whose weights are not found locally are skipped.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -109,8 +111,10 @@ def bench(name: str, encoder: Encoder, clips: list[torch.Tensor]) -> None:
         print(f"{'  one-feature-pass gain':24} {generic / frames:.1f}x")
 
 
-def stage(config_name: str, tmp: Path) -> None:
-    """Embed wall time of 6 tracks × 3 conditions × 30 s: pooled only, frames only, both."""
+def stage(config_name: str, tmp: Path, repeats: int) -> None:
+    """Embed time of 6 tracks × 3 conditions × 30 s: pooled only, frames only, both; each kind
+    run ``repeats`` times, interleaved, median reported (one run of each moves ±2 %). The windows
+    (spans) the encoder sees per kind are counted: "both" must encode none the frames do not."""
     config = yaml.safe_load((REPO / "lightning_configs" / config_name).read_text())
     if "allow_download" in config["model"]["init_args"]:
         config["model"]["init_args"]["allow_download"] = False
@@ -118,40 +122,60 @@ def stage(config_name: str, tmp: Path) -> None:
     path.write_text(yaml.safe_dump(config))
     encoder = EncoderConfig.from_yaml(path)
     try:
-        encoder.build_encoder()
+        built = encoder.build_encoder()
     except WeightsNotFoundError as exc:
         print(f"{config_name}: skipped ({exc})")
         return
     conditions = [resolve_condition(c) for c in CONDITIONS]
     spec = FrameSpec(WINDOW_S, HOP_S)
+    encoder_class = type(built)
 
-    def run(kind: str) -> tuple[float, float]:
+    def run(kind: str) -> tuple[float, float, int]:
         root = tmp / kind
         shutil.rmtree(root, ignore_errors=True)
         manifest = write_prepared(root / "prepared", 6, encoder.sample_rate(), 30.0)
         job = FrameJob(spec, manifest, conditions, root / "store" / "frames")
         extra = {"pooled": {}, "frames": {"frames": spec}, "both": {"with_frames": job}}[kind]
-        wall = []
-        cpu = cpu_seconds(
-            lambda: wall.append(
-                embed_dataset(
-                    encoder, manifest, root / "prepared", conditions, root / "store", seed=0,
-                    data_hash="bench", progress=False, **extra,
-                ).seconds
-            )
-        )  # fmt: skip
-        return wall[0], cpu
+        wall, windows = [], []
+
+        def embed() -> None:
+            result = embed_dataset(
+                encoder, manifest, root / "prepared", conditions, root / "store", seed=0,
+                data_hash="bench", progress=False, **extra,
+            )  # fmt: skip
+            wall.append(result.seconds)
+
+        original = encoder_class.encode_clips
+
+        def counting(self, clips):
+            windows.append(sum(len(spans) for _, spans in clips))
+            return original(self, clips)
+
+        encoder_class.encode_clips = counting
+        try:
+            cpu = cpu_seconds(embed)
+        finally:
+            encoder_class.encode_clips = original
+        return wall[0], cpu, sum(windows)
 
     run("pooled")  # warm-up
-    (pooled, pooled_cpu), (frames, frames_cpu), (both, both_cpu) = map(
-        run, ("pooled", "frames", "both")
-    )
+    kinds = ("pooled", "frames", "both")
+    runs = {k: [] for k in kinds}
+    for _ in range(repeats):
+        for kind in kinds:
+            runs[kind].append(run(kind))
+    wall, cpu = ({k: statistics.median(r[i] for r in runs[k]) for k in kinds} for i in (0, 1))
+    windows = {k: runs[k][0][2] for k in kinds}
+    for label, t in (("wall", wall), ("cpu ", cpu)):
+        print(
+            f"{config_name if label == 'wall' else '':24} {label}: pooled {t['pooled']:6.1f} s  "
+            f"frames {t['frames']:6.1f} s  both {t['both']:6.1f} s  "
+            f"on/off {t['both'] / t['pooled']:5.2f}  on/frame-only {t['both'] / t['frames']:5.3f}"
+        )
     print(
-        f"{config_name:24} wall: pooled {pooled:6.1f} s  frames {frames:6.1f} s  both "
-        f"{both:6.1f} s  on/off {both / pooled:5.2f}  on/frame-only {both / frames:5.2f}\n"
-        f"{'':24} cpu:  pooled {pooled_cpu:6.1f} s  frames {frames_cpu:6.1f} s  both "
-        f"{both_cpu:6.1f} s  on/off {both_cpu / pooled_cpu:5.2f}  "
-        f"on/frame-only {both_cpu / frames_cpu:5.2f}"
+        f"{'':24} windows encoded: pooled {windows['pooled']}  frames {windows['frames']}  "
+        f"both {windows['both']}  (both/frame-only {windows['both'] / windows['frames']:.3f}; "
+        f"median of {repeats})"
     )
 
 
@@ -159,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage-only", action="store_true", help="skip the encoder-level rows")
     parser.add_argument("--stage", choices=sorted(STAGE_CONFIGS), nargs="*", help="default: all")
+    parser.add_argument("--repeats", type=int, default=3, help="stage runs per kind (median)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if not args.stage_only:
@@ -179,7 +204,7 @@ def main() -> None:
             bench(name, encoder, clips)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.stage or STAGE_CONFIGS:
-            stage(STAGE_CONFIGS[name], Path(tmp))
+            stage(STAGE_CONFIGS[name], Path(tmp), args.repeats)
 
 
 if __name__ == "__main__":

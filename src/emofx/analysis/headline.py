@@ -96,7 +96,7 @@ def _ordered(rows: pd.DataFrame, column: str) -> pd.DataFrame:
 def score_figure(
     performance: pd.DataFrame, selected: pd.DataFrame, conditions: list[str]
 ) -> FigurePair | None:
-    """(a) Δ test score vs clean: rows encoder / probe · metric, columns conditions."""
+    """(a) Δ held-out score vs clean: rows encoder / probe · metric, columns conditions."""
     rows = _ordered(headline_rows(performance, selected, "metric"), "metric")
     rows = rows[rows["condition"] != CLEAN]
     panel = _panel(
@@ -108,13 +108,17 @@ def score_figure(
     if panel is None:
         return None
     caption = (
-        "Test score under each condition minus clean, per val-selected probe (F1 of labels: a "
+        "Held-out score (out of fold under cross-validation, else the test split) under each "
+        "condition minus clean, per val-selected probe (F1 of labels: a "
         "label is present when its proportion (truth) or probability (prediction) is ≥ "
         "analysis.label_threshold). Red = worse. "
         "* = the paired bootstrap CI excludes 0; hover for the CI and n."
     )
     return heatmap_figure(
-        [panel], "(a) Performance under FX: Δ test score vs clean", caption, "Δ score (FX − clean)"
+        [panel],
+        "(a) Performance under FX: Δ held-out score vs clean",
+        caption,
+        "Δ score (FX − clean)",
     )
 
 
