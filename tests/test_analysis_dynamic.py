@@ -295,6 +295,27 @@ def test_frames_that_differ_from_clean_are_an_error(world, change):
     assert str(path) in str(err.value) and "1 missing" in str(err.value)
 
 
+def test_out_of_fold_files_score_every_song_averaged_over_repeats(world):
+    """cv files (``fold``, ``repeat``): every annotated frame counts, whatever its manifest split,
+    and each frame's prediction is the mean over the repeats."""
+    frames = {}
+    for cond, frame in world["frames"].items():
+        repeats = [frame.assign(fold=0, repeat=r) for r in (0, 1)]
+        repeats[1]["pred_valence_norm"] += 0.2  # repeat 1 predicts 0.2 higher
+        frames[cond] = pd.concat(repeats, ignore_index=True)
+    _write_frames(world["root"], frames, "enc", "cv")
+    dset = _load(world, "cv")
+    clean = world["frames"]["clean"]
+    annotated = clean[clean[["valence_norm", "arousal_norm"]].notna().any(axis=1)]
+    assert len(dset.frames["clean"]) == len(annotated)  # train and val songs too
+    assert set(dset.frames["clean"].index.get_level_values("track_id")) > set(
+        clean.loc[clean["split"] == "test", "track_id"]
+    )
+    expected = annotated.set_index(["track_id", "time_s"])["pred_valence_norm"] + 0.1
+    got = dset.frames["clean"]["pred_valence_norm"]
+    np.testing.assert_allclose(got.to_numpy(), expected.reindex(got.index).to_numpy())
+
+
 def test_no_dynamic_folders_means_no_sets(tmp_path, world):
     assert (
         load_dynamic_sets(

@@ -105,6 +105,7 @@ def test_dynamic_task_runs_on_the_frame_store_of_every_condition(project):
         )
         assert len(preds) == 800 and preds["pred_arousal_norm"].notna().all()
         assert preds["arousal_norm"].notna().all()  # every frame's time is an annotated instant
+        assert set(preds["fold"]) == set(range(5))  # 160 tracks: cv, every frame out of fold
     probe = json.loads((project / "reports/synth/probe_metrics.json").read_text())
     dynamic = probe["handcrafted"]["xgboost"]["dynamic"]
     # frames carry the clip's planted arousal cues (loudness, brightness, density): the same
@@ -112,6 +113,7 @@ def test_dynamic_task_runs_on_the_frame_store_of_every_condition(project):
     assert dynamic["test/r2_arousal_dynamic"] > MIN_CLEAN_TEST_R2_AROUSAL, dynamic
     impact = pd.read_csv(project / "reports/synth/dynamic_impact.csv")
     assert set(impact["condition"]) == set(ids)
+    assert impact["n_songs"].eq(160).all()  # every song scored, not only a test split
     assert "Dynamic (2 Hz) predictions" in (project / "reports/synth/index.html").read_text()
 
 

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
+from emofx.evaluation.config import EvaluationParams
+from emofx.evaluation.folds import cv_folds, fold_columns
 from emofx.probes.config import ProbeParams
 from emofx.probes.metrics import per_song_metrics
 from emofx.probes.run import run_probes
@@ -62,7 +64,7 @@ def test_per_song_scores_average_within_song_pearson_and_rmse():
     assert out["test/song_rmse_valence"] == pytest.approx(np.mean(rmses))
 
 
-def run(tmp_path, manifest, curves, out="pred", **raw):
+def run(tmp_path, manifest, curves, out="pred", evaluation=None, **raw):
     params = ProbeParams.model_validate(
         {"xgboost": {"n_estimators": 40}, "mlp": {"max_epochs": 25}, **raw}
     )
@@ -78,6 +80,7 @@ def run(tmp_path, manifest, curves, out="pred", **raw):
             dataset="tiny",
             metrics_path=tmp_path / out / "probe_metrics.json",
             dynamic_curves=curves,
+            evaluation=evaluation,
         )
 
 
@@ -153,6 +156,36 @@ def test_test_annotations_never_reach_the_fit(tmp_path, dynamic, mlflow_uri):
         for p in (tmp_path / "a", tmp_path / "b")
     )
     np.testing.assert_array_equal(a["pred_arousal_norm"], b["pred_arousal_norm"])
+
+
+def test_under_cv_each_song_is_predicted_by_the_fold_that_held_it_out(
+    tmp_path, dynamic, mlflow_uri
+):
+    """Every annotated song is scored out of fold; poisoning the curves of held-out fold 2 leaves
+    fold 2's frame predictions bit-identical while the folds that trained on it move."""
+    manifest, curves = dynamic
+    cv = EvaluationParams(protocol="cv", folds=4)
+    ids = manifest["track_id"].astype(str).to_numpy()
+    fold_of = pd.Series(fold_columns(cv_folds(manifest, cv, 0), ids, 0), index=ids)
+    kwargs = {"probes": ["xgboost"], "tasks": ["dynamic"], "register_models": False}
+    first = run(tmp_path, manifest, curves, out="a", evaluation=cv, **kwargs)
+    poisoned = curves.copy()
+    rows = poisoned["track_id"].astype(str).map(fold_of).eq(2)
+    poisoned.loc[rows, TARGETS] = np.random.default_rng(5).uniform(-1, 1, size=(rows.sum(), 2))
+    run(tmp_path, manifest, poisoned, out="b", evaluation=cv, **kwargs)
+    a, b = (
+        pd.read_parquet(p / "tiny/xgboost/dynamic/clean.parquet")
+        for p in (tmp_path / "a", tmp_path / "b")
+    )
+    assert (a["fold"].to_numpy() == fold_of.reindex(a["track_id"]).to_numpy()).all()
+    held = a["fold"].eq(2).to_numpy()
+    assert 0 < held.sum() < len(a)
+    for column in ("pred_valence_norm", "pred_arousal_norm"):
+        np.testing.assert_array_equal(a.loc[held, column], b.loc[held, column])
+        assert not np.array_equal(a.loc[~held, column], b.loc[~held, column])
+    metrics = first["tiny.xgboost"]
+    assert metrics["cv/r2_mean_dynamic_std"] >= 0  # per-fold spread of the frame R²
+    assert metrics["test/song_pearson_arousal_dynamic"] > 0.5  # every song, out of fold
 
 
 def test_dynamic_task_needs_curves_and_a_frame_store(tmp_path, mlflow_uri):

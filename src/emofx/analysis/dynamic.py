@@ -4,9 +4,10 @@ how every condition changes it, paired per song against ``clean``.
 Input: ``<root>/<encoder>/<probe>/dynamic/<condition>.parquet`` with ``track_id, split,
 condition, time_s``, the annotation ``<target>_norm`` (NaN where a frame has none) and the
 prediction ``pred_<target>_norm`` per configured target. Only annotated frames of the scored split
-count. Metrics follow the MediaEval "Emotion in Music" dynamic task: Pearson r and RMSE per song,
-averaged over songs (a song whose annotation or prediction is constant has no r: it is left out of
-the mean and counted); plus the frame-level R² and the mean per-song prediction shift vs clean.
+count; out-of-fold files (``fold``, cv) count every frame, averaged over ``repeat``s. Metrics
+follow the MediaEval "Emotion in Music" dynamic task: Pearson r and RMSE per song, averaged over
+songs (a song whose annotation or prediction is constant has no r: it is left out of the mean and
+counted); plus the frame-level R² and the mean per-song prediction shift vs clean.
 """
 
 from __future__ import annotations
@@ -147,9 +148,15 @@ def _validated(
         raise AnalysisInputError(f"{path}: missing column(s) {missing}")
     frame["track_id"] = frame["track_id"].astype(str)
     check_rows(frame, path, cond, manifest)
+    if "repeat" in frame:  # repeated cv: every repeat out of fold, predictions averaged
+        frame = frame.groupby([*FRAME_INDEX, "split"], sort=False, as_index=False)[columns].mean()
+        frame["fold"] = -1
     if frame.duplicated(FRAME_INDEX).any():
         raise AnalysisInputError(f"{path}: duplicate (track_id, time_s) rows")
-    frame = frame[frame["split"] == split]
+    if "fold" in frame:  # out of fold (evaluation.protocol cv): every frame is held out
+        frame = frame if split == "test" else frame.iloc[:0]
+    else:
+        frame = frame[frame["split"] == split]
     return frame.set_index(FRAME_INDEX)[columns].astype(np.float64)
 
 

@@ -60,6 +60,65 @@ def fold_task(data: TaskData, fold: Fold, track_ids: np.ndarray) -> TaskData:
     return view
 
 
+@dataclass(frozen=True)
+class FoldSetup:
+    """The fits of one store under cv: the folds (``final`` only when models are registered),
+    each task's rows relabelled per fold and the layers chosen inside each fold."""
+
+    folds: list[Fold]
+    per_fold: dict[str, list[TaskData]]
+    layers: dict[str, dict[tuple[str, str], LayerChoice]]
+
+    @classmethod
+    def of(
+        cls,
+        ctx: EncoderContext,
+        tasks: list[TaskData],
+        folds: list[Fold],
+        params: ProbeParams,
+        seed: int,
+        out_dir: Path,
+    ) -> FoldSetup:
+        folds = folds if params.register_models else held_out(folds)
+        track_ids = ctx.store.index()["track_id"].astype(str).to_numpy()
+        per_fold = {f.name: [fold_task(d, f, track_ids) for d in tasks] for f in folds}
+        layers = {
+            f.name: choose_layers(ctx, per_fold[f.name], params, seed, out_dir / "folds" / slug(f))
+            for f in folds
+        }
+        return cls(folds, per_fold, layers)
+
+    def fit(
+        self, ctx: EncoderContext, probe: str, task: int, params: ProbeParams, seed: int
+    ) -> tuple[list[FoldFit], dict[str, float]]:
+        """Task number ``task``'s fits of ``probe`` in every fold (see :func:`fit_task`)."""
+        data = [self.per_fold[f.name][task] for f in self.folds]
+        layers = [self.layers[f.name][probe, d.task] for f, d in zip(self.folds, data, strict=True)]
+        return fit_task(ctx, probe, self.folds, data, layers, params, seed)
+
+
+def run_cv_dynamic(
+    ctx: EncoderContext,
+    data: TaskData,
+    folds: list[Fold],
+    params: ProbeParams,
+    seed: int,
+    out_dir: Path,
+) -> dict[str, tuple[dict[str, float], dict[str, list[dict[str, np.ndarray]]]]]:
+    """The ``dynamic`` task on the frame store ``ctx.store`` under cv: a frame is held out with
+    its track (the folds are the static tasks' own), so each song's curve is predicted by the
+    fold that never saw any of its frames. Returns per probe the metrics (``test/…`` pooled out
+    of fold, per-song scores included) and per condition the prediction columns of every frame
+    row, one dict per repeat."""
+    setup = FoldSetup.of(ctx, [data], folds, params, seed, out_dir)
+    n_rows = len(ctx.store.index())
+    out = {}
+    for probe in params.probes:
+        fits, metrics = setup.fit(ctx, probe, 0, params, seed)
+        out[probe] = metrics, predict_out_of_fold(ctx, data, fits, n_rows)
+    return out
+
+
 def run_cv_encoder(
     ctx: EncoderContext,
     tasks: list[TaskData],
@@ -71,28 +130,20 @@ def run_cv_encoder(
     """Fit every (probe, task) per fold and, to register it, once on all tracks; write
     out-of-fold predictions ``out_dir/<probe>/<condition>.parquet``; returns
     ``{probe: {task: metrics}}``."""
-    folds = folds if params.register_models else held_out(folds)
     index = ctx.store.index()
-    track_ids = index["track_id"].astype(str).to_numpy()
-    per_fold = {f.name: [fold_task(d, f, track_ids) for d in tasks] for f in folds}
-    layers = {
-        f.name: choose_layers(ctx, per_fold[f.name], params, seed, out_dir / "folds" / slug(f))
-        for f in folds
-    }
+    setup = FoldSetup.of(ctx, tasks, folds, params, seed, out_dir)
     report: dict[str, dict[str, dict[str, float]]] = {}
     for probe in params.probes:
         columns: dict[str, list[dict[str, np.ndarray]]] = {}
         for t, data in enumerate(tasks):
-            fits, metrics = fit_task(ctx, probe, folds, [per_fold[f.name][t] for f in folds],
-                                     [layers[f.name][probe, data.task] for f in folds], params,
-                                     seed)  # fmt: skip
+            fits, metrics = setup.fit(ctx, probe, t, params, seed)
             report.setdefault(probe, {})[data.task] = metrics
-            for condition, parts in predict_out_of_fold(ctx, data, fits, len(track_ids)).items():
+            for condition, parts in predict_out_of_fold(ctx, data, fits, len(index)).items():
                 merged = columns.setdefault(condition, [{} for _ in parts])
                 for into, part in zip(merged, parts, strict=True):
                     into |= part
         if tasks:
-            write_oof_predictions(index, folds, columns, out_dir / probe)
+            write_oof_predictions(index, setup.folds, columns, out_dir / probe)
             write_validation_scores(report[probe], tasks, out_dir / probe)
     return report
 

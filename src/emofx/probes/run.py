@@ -27,7 +27,7 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from emofx.embed.store import EmbeddingStore, atomic_write
 from emofx.evaluation.config import EvaluationParams
-from emofx.evaluation.folds import cv_folds
+from emofx.evaluation.folds import FINAL, Fold, cv_folds, fold_columns
 from emofx.locks import exclusive_output
 from emofx.probes.classical import CLASSICAL
 from emofx.probes.config import ProbeParams
@@ -88,8 +88,8 @@ def run_probes(
     """Fit every (encoder, probe, task), log to MLflow, write predictions (and DVC metrics).
 
     ``evaluation`` (default: the fixed split) resolves to ``split`` or ``cv`` from the manifest
-    size; under ``cv`` the static tasks are fitted per fold (:mod:`emofx.probes.crossval`) and the
-    dynamic task keeps the manifest's split.
+    size; under ``cv`` every task, the dynamic one included, is fitted per fold
+    (:mod:`emofx.probes.crossval`).
 
     ``dataset`` names registered models and Optuna studies; ``dvc_stage`` (e.g. ``"probe"``) adds
     the DVC stage hash and dependency hashes as lineage tags; ``metrics_path`` gets a JSON of all
@@ -127,7 +127,9 @@ def run_probes(
             report.setdefault(encoder, {})[probe] = dict(by_task)
             results[f"{encoder}.{probe}"] = {k: v for m in by_task.values() for k, v in m.items()}
         if "dynamic" in params.tasks:
-            dynamic = run_dynamic(ctx, hashes, dynamic_curves, params, seed, predictions_root)
+            dynamic = run_dynamic(
+                ctx, hashes, dynamic_curves, params, seed, predictions_root, folds
+            )
             for probe, metrics in dynamic.items():
                 report.setdefault(encoder, {}).setdefault(probe, {})["dynamic"] = metrics
                 results.setdefault(f"{encoder}.{probe}", {}).update(metrics)
@@ -166,11 +168,14 @@ def run_dynamic(
     params: ProbeParams,
     seed: int,
     predictions_root: Path,
+    folds: list[Fold] | None = None,
 ) -> dict[str, dict[str, float]]:
     """The ``dynamic`` task on the encoder's frame store: fit, score, predict every condition.
 
     Predictions go to ``<encoder>/<probe>/dynamic/<condition>.parquet``, one row per frame with
-    its ``time_s`` and annotation (NaN where the frame has none). Returns metrics per probe.
+    its ``time_s`` and annotation (NaN where the frame has none); under cv (``folds``) each frame
+    is predicted by the fold that held out its track, with a ``fold`` column (and ``repeat``).
+    Returns metrics per probe.
     """
     if curves is None or curves.empty:
         raise ValueError(
@@ -194,27 +199,66 @@ def run_dynamic(
     index = store.index()
     data = build_dynamic_task(index, curves, params.targets, store.meta()["frames"]["hop_s"])
     out_root = predictions_root / ctx.encoder
-    layers = choose_layers(frames_ctx, [data], params, seed, out_root / "dynamic_layers")
     annotated = (
         index[["track_id", "time_s"]]
         .iloc[data.rows]
         .assign(**dict(zip(data.outputs, data.y.T, strict=True)))
     )
+    if folds is None:
+        fitted = fit_dynamic_split(frames_ctx, data, params, seed, out_root / "dynamic_layers")
+        extra: list[dict[str, Any]] = [{}]
+    else:
+        from emofx.probes.crossval import run_cv_dynamic  # it builds on this module
+
+        fitted = run_cv_dynamic(frames_ctx, data, folds, params, seed, out_root / "dynamic_layers")
+        track_ids = index["track_id"].astype(str).to_numpy()
+        repeats = sorted({f.repeat for f in folds if f.fold != FINAL})
+        extra = [
+            {"fold": fold_columns(folds, track_ids, r)}
+            | ({"repeat": r} if len(repeats) > 1 else {})
+            for r in repeats
+        ]
     results = {}
-    for probe in params.probes:
-        layer = layers[probe, "dynamic"]
-        fitted, results[probe] = fit_and_log(frames_ctx, probe, data, layer, params, seed)
-        for condition in store.conditions():
-            pred = fitted.predict(load_features(store, condition, layer))
-            frame = (
-                index[["track_id", "split", "time_s"]]
-                .assign(condition=condition)
-                .merge(annotated, on=["track_id", "time_s"], how="left", validate="1:1")
-                .assign(**prediction_columns(data, pred))
+    for probe, (metrics, predictions) in fitted.items():
+        results[probe] = metrics
+        for condition, per_repeat in predictions.items():
+            frame = pd.concat(
+                [
+                    index[["track_id", "split", "time_s"]]
+                    .assign(condition=condition, **keys)
+                    .merge(annotated, on=["track_id", "time_s"], how="left", validate="1:1")
+                    .assign(**columns)
+                    for keys, columns in zip(extra, per_repeat, strict=True)
+                ],
+                ignore_index=True,
             )
             path = out_root / probe / "dynamic" / f"{condition}.parquet"
             atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
     return results
+
+
+def fit_dynamic_split(
+    ctx: EncoderContext, data: TaskData, params: ProbeParams, seed: int, layers_dir: Path
+) -> dict[str, tuple[dict[str, float], dict[str, list[dict[str, np.ndarray]]]]]:
+    """The ``dynamic`` task on the manifest's split: per probe its metrics and, per condition,
+    the prediction columns of every frame row (one repeat)."""
+    layers = choose_layers(ctx, [data], params, seed, layers_dir)
+    out = {}
+    for probe in params.probes:
+        layer = layers[probe, "dynamic"]
+        fitted, metrics = fit_and_log(ctx, probe, data, layer, params, seed)
+        out[probe] = (
+            metrics,
+            {
+                condition: [
+                    prediction_columns(
+                        data, fitted.predict(load_features(ctx.store, condition, layer))
+                    )
+                ]
+                for condition in ctx.store.conditions()
+            },
+        )
+    return out
 
 
 def with_groups(data: TaskData, index: pd.DataFrame, manifest: pd.DataFrame) -> TaskData:
