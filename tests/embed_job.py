@@ -2,11 +2,13 @@
 
 usage: python -m tests.embed_job CONFIG PREPARED_DIR MANIFEST OUT_DIR [--slow]
 Prints ``wrote shard N`` after each shard it writes; ``--slow`` then sleeps 1 s so a test can kill
-the job between shards.
+the job between shards. SIGUSR1 prints every thread's stack (a test that finds the job hung).
 """
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from tests.embed_fixtures import CONDITION_IDS
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     config, prepared, manifest, out = sys.argv[1:5]
     write = runner.EmbeddingStore.write_shard
     slow = "--slow" in sys.argv
