@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import psutil
 
@@ -62,7 +63,7 @@ def _first_non_shell_ancestor() -> psutil.Process | None:
 def _kill_self_when_gone(owner: psutil.Process) -> None:
     """``is_running`` compares the start time too, so a recycled pid is not mistaken for DVC."""
     while _alive(owner):
-        threading.Event().wait(WATCH_INTERVAL_S)
+        time.sleep(WATCH_INTERVAL_S)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

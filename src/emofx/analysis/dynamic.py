@@ -148,12 +148,12 @@ def _validated(
         raise AnalysisInputError(f"{path}: missing column(s) {missing}")
     frame["track_id"] = frame["track_id"].astype(str)
     check_rows(frame, path, cond, manifest)
+    out_of_fold = "fold" in frame  # evaluation.protocol cv: every frame is held out
     if "repeat" in frame:  # repeated cv: every repeat out of fold, predictions averaged
         frame = frame.groupby([*FRAME_INDEX, "split"], sort=False, as_index=False)[columns].mean()
-        frame["fold"] = -1
     if frame.duplicated(FRAME_INDEX).any():
         raise AnalysisInputError(f"{path}: duplicate (track_id, time_s) rows")
-    if "fold" in frame:  # out of fold (evaluation.protocol cv): every frame is held out
+    if out_of_fold:
         frame = frame if split == "test" else frame.iloc[:0]
     else:
         frame = frame[frame["split"] == split]

@@ -278,21 +278,25 @@ def write_oof_predictions(
 ) -> None:
     """One parquet per condition: ``track_id, split, condition, fold`` (``repeat`` with several
     repeats, one row per track and repeat) + the prediction columns."""
-    track_ids = index["track_id"].astype(str).to_numpy()
-    repeats = sorted({f.repeat for f in held_out(folds)})
+    keys = out_of_fold_keys(folds, index["track_id"].astype(str).to_numpy())
     for condition, parts in columns.items():
-        frames = []
-        for repeat, cols in zip(repeats, parts, strict=True):
-            extra = {"repeat": repeat} if len(repeats) > 1 else {}
-            frames.append(
-                index[["track_id", "split"]].assign(
-                    condition=condition,
-                    fold=fold_columns(folds, track_ids, repeat),
-                    **extra,
-                    **cols,
-                )
-            )
-        frame = pd.concat(frames, ignore_index=True)
+        frame = pd.concat(
+            [
+                index[["track_id", "split"]].assign(condition=condition, **k, **cols)
+                for k, cols in zip(keys, parts, strict=True)
+            ],
+            ignore_index=True,
+        )
         atomic_write(
             out_dir / f"{condition}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
         )
+
+
+def out_of_fold_keys(folds: list[Fold], track_ids: np.ndarray) -> list[dict[str, np.ndarray | int]]:
+    """Per repeat, the key columns of its out-of-fold rows: ``fold`` (each row's held-out fold)
+    and, with several repeats, ``repeat``; in the order :func:`predict_out_of_fold` returns."""
+    repeats = sorted({f.repeat for f in held_out(folds)})
+    return [
+        {"fold": fold_columns(folds, track_ids, r)} | ({"repeat": r} if len(repeats) > 1 else {})
+        for r in repeats
+    ]

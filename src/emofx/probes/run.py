@@ -27,7 +27,7 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from emofx.embed.store import EmbeddingStore, atomic_write
 from emofx.evaluation.config import EvaluationParams
-from emofx.evaluation.folds import FINAL, Fold, cv_folds, fold_columns
+from emofx.evaluation.folds import Fold, cv_folds
 from emofx.locks import exclusive_output
 from emofx.probes.classical import CLASSICAL
 from emofx.probes.config import ProbeParams
@@ -208,16 +208,10 @@ def run_dynamic(
         fitted = fit_dynamic_split(frames_ctx, data, params, seed, out_root / "dynamic_layers")
         extra: list[dict[str, Any]] = [{}]
     else:
-        from emofx.probes.crossval import run_cv_dynamic  # it builds on this module
+        from emofx.probes.crossval import out_of_fold_keys, run_cv_dynamic  # they build on this
 
         fitted = run_cv_dynamic(frames_ctx, data, folds, params, seed, out_root / "dynamic_layers")
-        track_ids = index["track_id"].astype(str).to_numpy()
-        repeats = sorted({f.repeat for f in folds if f.fold != FINAL})
-        extra = [
-            {"fold": fold_columns(folds, track_ids, r)}
-            | ({"repeat": r} if len(repeats) > 1 else {})
-            for r in repeats
-        ]
+        extra = out_of_fold_keys(folds, index["track_id"].astype(str).to_numpy())
     results = {}
     for probe, (metrics, predictions) in fitted.items():
         results[probe] = metrics
