@@ -26,7 +26,7 @@ run: setup  ## synthetic corpus → prepare → conditions → embed → probe �
 	@echo "Results:"
 	@echo "  reports      $(CURDIR)/reports/index.html   (one report per dataset: reports/<dataset>/)"
 	@echo "  key metrics  reports/<dataset>/metrics.json   (dvc metrics show; dvc plots show)"
-	@echo "  MLflow UI    make ui   → http://127.0.0.1:5000"
+	@echo "  MLflow UI    make ui   → http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 
 test: setup  ## the full test suite (unit + integration + end-to-end), two workers (one per core)
 	pytest -q -n 2 --dist loadfile
@@ -37,7 +37,8 @@ test-fast: setup  ## skip the slow end-to-end tests
 team-server: setup  ## the team's MLflow server: PostgreSQL, proxied artifacts, basic-auth (docs/team.md)
 	bash scripts/team_server.sh
 
-ui: setup  ## MLflow UI on 127.0.0.1:5000 (one worker)
+ui: setup  ## MLflow UI on 127.0.0.1:5000 (one worker), opened on the runs, not the GenAI pages
+	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 	mlflow server --backend-store-uri sqlite:///mlruns/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port 5000 --workers 1
 

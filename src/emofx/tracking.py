@@ -124,8 +124,9 @@ def init_sqlite_store(uri: str) -> None:
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
-"""MLflow 3 opens an experiment on the GenAI overview unless it is tagged as model development;
-this kind opens it on the runs table."""
+"""The experiment's kind for MLflow versions that read it. MLflow 3.17's UI instead follows its
+global GenAI / Model training switch (GenAI by default: an experiment opens on an empty traces
+overview), so ``make ui`` prints a URL with ``workflowType=machine_learning``."""
 
 
 def experiment_id(dataset: str, artifact_root: str = DEFAULT_ARTIFACT_ROOT) -> str:
