@@ -412,7 +412,10 @@ def cmd_systems(params: Params, args: argparse.Namespace) -> None:
                 f"arousal {row.R2_arousal:.3f}"
             )
     else:
-        console.print("systems: none enabled (params.yaml systems.*.enabled)")
+        console.print(
+            "systems: none ran (systems.*.enabled: false, or auto without valence/arousal "
+            "annotations or the stores the systems read; `emofx check` says which)"
+        )
 
 
 def cmd_analyze(params: Params, args: argparse.Namespace) -> None:

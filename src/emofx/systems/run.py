@@ -6,7 +6,6 @@ run below it). ``results_table`` lays the returned metrics out like the seed rep
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import mlflow
@@ -19,8 +18,6 @@ from emofx.systems.config import SYSTEM_PHASES, SystemsParams
 from emofx.systems.emotion_mlp import run_phase3
 from emofx.systems.phase1 import run_phase1
 from emofx.systems.phase2 import run_phase2
-
-log = logging.getLogger(__name__)
 
 TABLE_METRICS = ("r2", "rmse", "mae")
 
@@ -90,8 +87,6 @@ def run_systems(
             seed,
             folds,
         )
-    if not results:
-        log.warning("systems: no phase enabled (systems.*.enabled are all false)")
     return results
 
 
