@@ -57,12 +57,12 @@ def heatmap_figure(
         ax.set_yticks(range(len(panel.rows)), [] if same_rows else panel.rows)
         ax.tick_params(labelsize=FONT)
         ax.set_title(panel.title, fontsize=FONT + 1)
-        ax.set_xlabel("condition (effect@level)", fontsize=FONT)
         for (r, c), text in np.ndenumerate(np.array(panel.text, dtype=object)):
             value = panel.values[r, c]
             dark = np.isfinite(value) and abs(value) > 0.6 * limit
             ax.text(c, r, text, ha="center", va="center", fontsize=FONT - 2,
                     color="white" if dark else "black")  # fmt: skip
+    fig.supxlabel("condition (effect@level)", fontsize=FONT)  # once: narrow panels would overlap
     fig.colorbar(image, ax=list(axes), label=colorbar, shrink=0.9, extend="both")
     pfig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels])
     for k, panel in enumerate(panels):
